@@ -1,0 +1,49 @@
+//! `/internal/v1`: what the data plane fetches to serve a profile and a virtual key.
+//! Authenticated with the shared internal token; not part of the public OpenAPI document.
+
+use api_types::internal::{ProfileConfig, ProviderKeyConfig, VirtualKeyConfig};
+use axum::extract::State;
+use uuid::Uuid;
+
+use crate::auth::Internal;
+use crate::db;
+use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::state::AppState;
+
+/// A profile's serving config.
+pub async fn profile(
+    _: Internal,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiJson<ProfileConfig>, ApiError> {
+    let profile = db::profiles::get(&state.db, id).await?.ok_or(ApiError::NotFound("profile"))?;
+    Ok(ApiJson(ProfileConfig { id: profile.id, name: profile.name }))
+}
+
+/// A virtual key by the hex SHA-256 of its token, with its provider secrets decrypted.
+pub async fn virtual_key(
+    _: Internal,
+    State(state): State<AppState>,
+    ApiPath(token_sha256): ApiPath<String>,
+) -> Result<ApiJson<VirtualKeyConfig>, ApiError> {
+    let hash = hex::decode(&token_sha256)
+        .ok()
+        .filter(|h| h.len() == 32)
+        .ok_or_else(|| ApiError::Invalid("token_sha256 must be 64 hex characters".into()))?;
+    let resolved =
+        db::virtual_keys::resolve(&state.db, &hash).await?.ok_or(ApiError::NotFound("virtual key"))?;
+    let mut provider_keys = std::collections::BTreeMap::new();
+    for key in resolved.provider_keys {
+        let Ok(provider) = key.provider.parse() else { continue };
+        let secret =
+            state.secrets.open(&key.secret_encrypted).map_err(|e| ApiError::Internal(e.to_string()))?;
+        provider_keys
+            .insert(provider, ProviderKeyConfig { id: key.id, secret, base_url: key.base_url });
+    }
+    Ok(ApiJson(VirtualKeyConfig {
+        id: resolved.id,
+        profile_id: resolved.profile_id,
+        expires_at: resolved.expires_at,
+        provider_keys,
+    }))
+}
