@@ -1,3 +1,5 @@
-//! Provider wire formats: request peeking, error bodies and stream codecs. No IO.
+//! Provider wire formats: routes, request peeking, error bodies and stream codecs. No IO.
 
 pub mod openai;
+pub mod route;
+pub mod upstream;

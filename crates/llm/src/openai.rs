@@ -34,6 +34,7 @@ pub fn peek_chat_request(body: &[u8]) -> Result<ChatRequestPeek, RequestError> {
 pub enum ErrorType {
     InvalidRequest,
     Authentication,
+    Permission,
     NotFound,
     Server,
 }
@@ -43,6 +44,7 @@ impl ErrorType {
         match self {
             ErrorType::InvalidRequest => "invalid_request_error",
             ErrorType::Authentication => "authentication_error",
+            ErrorType::Permission => "permission_error",
             ErrorType::NotFound => "not_found_error",
             ErrorType::Server => "server_error",
         }

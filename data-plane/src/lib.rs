@@ -1,0 +1,7 @@
+//! Gatehouse data plane: stateless pingora workers that proxy provider traffic, with config
+//! fetched from the control plane and cached.
+
+pub mod config;
+pub mod error;
+pub mod proxy;
+pub mod settings;

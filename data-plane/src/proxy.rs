@@ -1,0 +1,288 @@
+//! The request path, in pingora's phase order:
+//! `request_filter` (route, profile, credentials) → `request_body_filter` (bounded buffer,
+//! parse) → `upstream_peer` / `upstream_request_filter` (dial, rewrite path and auth) →
+//! `response_body_filter` (stream through) → `logging`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use api_types::internal::VirtualKeyConfig;
+use api_types::{Provider, VIRTUAL_KEY_PREFIX};
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use llm::route::Endpoint;
+use llm::upstream::BaseUrl;
+use moka::future::Cache;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorSource, ErrorType};
+use uuid::Uuid;
+
+use crate::config::ConfigClient;
+use crate::error::{write_json, ProxyError};
+use crate::settings::Upstreams;
+
+/// The proxy service: shared, immutable state for every request.
+pub struct Gateway {
+    pub config: Arc<ConfigClient>,
+    pub upstreams: Upstreams,
+    pub body_limit: u64,
+    dns: Cache<(String, u16), SocketAddr>,
+}
+
+impl Gateway {
+    pub fn new(config: Arc<ConfigClient>, upstreams: Upstreams, body_limit: u64) -> Self {
+        let dns = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
+        Self { config, upstreams, body_limit, dns }
+    }
+}
+
+/// How the upstream request is authenticated.
+enum Credential {
+    /// The client's own header goes upstream unchanged (or there is none).
+    Passthrough,
+    /// A virtual key, swapped for its provider key's secret.
+    Virtual(Arc<VirtualKeyConfig>),
+}
+
+/// Per-request state, filled phase by phase.
+pub struct RequestCtx {
+    started: Instant,
+    provider: Option<Provider>,
+    endpoint: Option<Endpoint>,
+    upstream: Option<BaseUrl>,
+    credential: Credential,
+    body: BytesMut,
+    error: Option<ProxyError>,
+}
+
+impl RequestCtx {
+    /// The provider secret to send upstream, when a virtual key was used.
+    fn provider_secret(&self) -> Option<&str> {
+        match (&self.credential, self.provider) {
+            (Credential::Virtual(vk), Some(p)) => vk.provider_keys.get(&p).map(|k| k.secret.as_str()),
+            _ => None,
+        }
+    }
+}
+
+fn bearer(session: &Session) -> Option<&str> {
+    let value = session.req_header().headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Stops the request with `error`: remembered for `fail_to_proxy`, which writes it.
+fn fail(ctx: &mut RequestCtx, error: ProxyError) -> Box<Error> {
+    let status = error.status();
+    ctx.error = Some(error);
+    Error::explain(ErrorType::HTTPStatus(status), "refused by gateway")
+}
+
+impl Gateway {
+    /// Route, profile and credentials: everything decided from the request head.
+    async fn admit(&self, session: &Session, ctx: &mut RequestCtx) -> Result<(), ProxyError> {
+        let req = session.req_header();
+        let route = llm::route::parse(req.uri.path()).map_err(ProxyError::UnknownRoute)?;
+        if req.method != http::Method::POST {
+            return Err(ProxyError::MethodNotAllowed(req.method.to_string()));
+        }
+        let declared_len = req
+            .headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_len.is_some_and(|len| len > self.body_limit) {
+            return Err(ProxyError::BodyTooLarge { limit: self.body_limit });
+        }
+        ctx.provider = Some(route.provider);
+        ctx.endpoint = Some(route.endpoint);
+
+        let unknown_profile = || ProxyError::UnknownProfile(route.profile.to_owned());
+        let profile_id = Uuid::parse_str(route.profile).map_err(|_| unknown_profile())?;
+        self.config
+            .profile(profile_id)
+            .await
+            .map_err(ProxyError::ConfigUnavailable)?
+            .ok_or_else(unknown_profile)?;
+
+        let mut base_url = None;
+        if let Some(token) = bearer(session).filter(|t| t.starts_with(VIRTUAL_KEY_PREFIX)) {
+            let vk = self
+                .config
+                .virtual_key(token)
+                .await
+                .map_err(ProxyError::ConfigUnavailable)?
+                .ok_or(ProxyError::InvalidVirtualKey)?;
+            if vk.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+                return Err(ProxyError::ExpiredVirtualKey);
+            }
+            if vk.profile_id != profile_id {
+                return Err(ProxyError::WrongProfile(route.profile.to_owned()));
+            }
+            let key = vk
+                .provider_keys
+                .get(&route.provider)
+                .ok_or(ProxyError::NoProviderKey(route.provider))?;
+            if let Some(url) = &key.base_url {
+                base_url = Some(BaseUrl::parse(url).map_err(ProxyError::UpstreamMisconfigured)?);
+            }
+            ctx.credential = Credential::Virtual(vk);
+        }
+        ctx.upstream = match base_url {
+            Some(url) => Some(url),
+            None => self.upstreams.get(route.provider).cloned(),
+        };
+        Ok(())
+    }
+
+    async fn resolve(&self, base: &BaseUrl) -> Result<SocketAddr, ProxyError> {
+        let key = (base.host.clone(), base.port);
+        self.dns
+            .try_get_with(key.clone(), async move {
+                tokio::net::lookup_host(key)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .next()
+                    .ok_or_else(|| "no address".to_owned())
+            })
+            .await
+            .map_err(|e| ProxyError::UpstreamUnreachable(format!("resolving {}: {e}", base.host)))
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            started: Instant::now(),
+            provider: None,
+            endpoint: None,
+            upstream: None,
+            credential: Credential::Passthrough,
+            body: BytesMut::new(),
+            error: None,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
+        let path = session.req_header().uri.path();
+        if path == "/healthz" || path == "/readyz" {
+            write_json(session, 200, Bytes::from_static(b"{\"status\":\"ok\"}")).await?;
+            return Ok(true);
+        }
+        match self.admit(session, ctx).await {
+            Ok(()) => Ok(false),
+            Err(e) => {
+                e.respond(session).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        if let Some(chunk) = body.take() {
+            if (ctx.body.len() + chunk.len()) as u64 > self.body_limit {
+                return Err(fail(ctx, ProxyError::BodyTooLarge { limit: self.body_limit }));
+            }
+            ctx.body.extend_from_slice(&chunk);
+        }
+        if !end_of_stream {
+            return Ok(());
+        }
+        let whole = ctx.body.split().freeze();
+        if let Err(e) = llm::openai::peek_chat_request(&whole) {
+            return Err(fail(ctx, ProxyError::InvalidBody(e)));
+        }
+        *body = Some(whole);
+        Ok(())
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<Box<HttpPeer>> {
+        let Some(base) = ctx.upstream.clone() else {
+            return Err(Error::explain(ErrorType::InternalError, "no upstream chosen"));
+        };
+        let addr = match self.resolve(&base).await {
+            Ok(addr) => addr,
+            Err(e) => return Err(fail(ctx, e)),
+        };
+        let mut peer = HttpPeer::new(addr, base.tls, base.host.clone());
+        peer.options.connection_timeout = Some(Duration::from_secs(10));
+        peer.options.total_connection_timeout = Some(Duration::from_secs(15));
+        peer.options.idle_timeout = Some(Duration::from_secs(90));
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream_request: &mut pingora::http::RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        let (Some(base), Some(endpoint)) = (&ctx.upstream, ctx.endpoint) else {
+            return Err(Error::explain(ErrorType::InternalError, "request not admitted"));
+        };
+        let query = upstream_request.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let uri = format!("{}{}{query}", base.path, endpoint.upstream_path());
+        let uri = uri.parse::<http::Uri>().map_err(|e| {
+            Error::because(ErrorType::InternalError, "building upstream URI", e)
+        })?;
+        upstream_request.set_uri(uri);
+        upstream_request.insert_header("host", base.authority())?;
+        if let Some(secret) = ctx.provider_secret() {
+            upstream_request.insert_header("authorization", format!("Bearer {secret}"))?;
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let error = match ctx.error.take() {
+            Some(error) => Some(error),
+            None if e.esource() == &ErrorSource::Upstream => {
+                Some(ProxyError::UpstreamUnreachable(e.to_string()))
+            }
+            None => None,
+        };
+        let error_code = match &error {
+            Some(error) => {
+                if let Err(write) = error.respond(session).await {
+                    tracing::debug!(error = %write, "could not write error response");
+                }
+                error.status()
+            }
+            // The client went away (or an internal fault): nothing useful to write.
+            None if e.esource() == &ErrorSource::Downstream => 0,
+            None => {
+                let body = llm::openai::error_body("internal gateway error", llm::openai::ErrorType::Server, "internal_error");
+                if let Err(write) = write_json(session, 500, body).await {
+                    tracing::debug!(error = %write, "could not write error response");
+                }
+                500
+            }
+        };
+        ctx.error = error;
+        FailToProxy { error_code, can_reuse_downstream: false }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        tracing::info!(
+            provider = ctx.provider.map(Provider::as_str).unwrap_or("-"),
+            path = session.req_header().uri.path(),
+            status,
+            virtual_key = matches!(ctx.credential, Credential::Virtual(_)),
+            elapsed_ms = ctx.started.elapsed().as_millis() as u64,
+            error = e.map(|e| e.etype().as_str()),
+            "request"
+        );
+    }
+}
