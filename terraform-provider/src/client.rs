@@ -1,0 +1,93 @@
+//! A thin client of the control plane's REST API; errors become Terraform diagnostics.
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tf_provider::{AttributePath, Diagnostics};
+
+/// An API call that failed; never carries a secret (request bodies are not echoed).
+#[derive(Debug)]
+pub enum ApiError {
+    /// The request did not get an answer.
+    Transport(String),
+    /// The API answered an error status with a problem+json `detail`.
+    Status { status: StatusCode, detail: String },
+    /// The answer was not the expected JSON.
+    Decode(String),
+}
+
+impl ApiError {
+    /// Records the error as a diagnostic on the whole resource.
+    pub fn report(&self, diags: &mut Diagnostics, action: &str) {
+        let (summary, detail) = match self {
+            ApiError::Transport(e) => {
+                (format!("{action}: Gatehouse API unreachable"), e.clone())
+            }
+            ApiError::Status { status, detail } => {
+                (format!("{action}: Gatehouse API answered {status}"), detail.clone())
+            }
+            ApiError::Decode(e) => (format!("{action}: unexpected answer from Gatehouse API"), e.clone()),
+        };
+        diags.error(summary, detail, AttributePath::root());
+    }
+}
+
+/// Base URL and admin key, set once the provider is configured.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").field("base_url", &self.base_url).field("api_key", &"[redacted]").finish()
+    }
+}
+
+impl Api {
+    pub fn new(base_url: &str, api_key: &str) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .user_agent(concat!("terraform-provider-gatehouse/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Transport(e.to_string()))?;
+        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned(), api_key: api_key.to_owned() })
+    }
+
+    /// Sends a request; `Ok(None)` on 404.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + Sync)>,
+    ) -> Result<Option<T>, ApiError> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(&self.api_key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response =
+            request.send().await.map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let detail = response
+                .json::<api_types::Problem>()
+                .await
+                .ok()
+                .and_then(|p| p.detail)
+                .unwrap_or_else(|| status.to_string());
+            return Err(ApiError::Status { status, detail });
+        }
+        if status == StatusCode::NO_CONTENT {
+            return serde_json::from_str("null").map(Some).map_err(|e| ApiError::Decode(e.to_string()));
+        }
+        response.json::<T>().await.map(Some).map_err(|e| ApiError::Decode(e.to_string()))
+    }
+}

@@ -1,0 +1,247 @@
+//! One generic Terraform resource over the control plane's CRUD endpoints; each object
+//! (`profile`, `provider_key`, `virtual_key`) says only what differs: its schema, its
+//! request body, and how an API answer maps onto Terraform state.
+
+pub mod profile;
+pub mod provider_key;
+pub mod virtual_key;
+
+use std::marker::PhantomData;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Description, Schema};
+use tf_provider::value::ValueEmpty;
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+use crate::client::Api;
+use crate::provider::SharedApi;
+
+/// What one REST-backed resource type defines.
+pub trait RestObject: Send + Sync + 'static {
+    type State<'a>: Serialize + Deserialize<'a> + Send + Clone;
+    /// The API's representation (read, update).
+    type Model: DeserializeOwned + Send;
+    /// The API's answer to a create (may carry a one-time token).
+    type Created: DeserializeOwned + Send;
+    type Body: Serialize + Send + Sync;
+
+    /// Human name, for diagnostics ("profile").
+    const NAME: &'static str;
+    /// Collection path (`/api/v1/profiles`).
+    const PATH: &'static str;
+
+    fn schema() -> Schema;
+    /// Plan-time checks of known values.
+    fn validate(diags: &mut Diagnostics, config: &Self::State<'_>);
+    fn id(state: &Self::State<'_>) -> Option<String>;
+    /// The state `terraform import` starts from: only the id is known.
+    fn imported<'a>(id: String) -> Self::State<'a>;
+    /// Marks what the apply will compute as unknown; `prior` is `None` on create.
+    fn plan(planned: &mut Self::State<'_>, prior: Option<&Self::State<'_>>);
+    fn body(state: &Self::State<'_>) -> Self::Body;
+    /// State from an API answer; `prior` supplies what the API never returns (secrets).
+    fn from_model<'a>(model: Self::Model, prior: &Self::State<'a>) -> Self::State<'a>;
+    fn from_created<'a>(created: Self::Created, planned: &Self::State<'a>) -> Self::State<'a>;
+}
+
+/// The Terraform resource for one [`RestObject`].
+pub struct RestResource<O> {
+    api: SharedApi,
+    object: PhantomData<O>,
+}
+
+impl<O> RestResource<O> {
+    pub fn new(api: SharedApi) -> Self {
+        Self { api, object: PhantomData }
+    }
+
+    fn api(&self, diags: &mut Diagnostics) -> Option<&Api> {
+        let api = self.api.get();
+        if api.is_none() {
+            diags.root_error_short("The gatehouse provider is not configured");
+        }
+        api
+    }
+}
+
+/// A schema attribute.
+pub fn attribute(
+    attr_type: AttributeType,
+    constraint: AttributeConstraint,
+    sensitive: bool,
+    description: &str,
+) -> Attribute {
+    Attribute { attr_type, description: Description::markdown(description), constraint, sensitive, deprecated: false }
+}
+
+/// The computed `id` attribute every resource has.
+pub fn id_attribute() -> (String, Attribute) {
+    ("id".to_owned(), attribute(AttributeType::String, AttributeConstraint::Computed, false, "Identifier assigned by Gatehouse."))
+}
+
+fn item_path<O: RestObject>(id: &str) -> String {
+    format!("{}/{id}", O::PATH)
+}
+
+#[async_trait]
+impl<O: RestObject> Resource for RestResource<O> {
+    type State<'a> = O::State<'a>;
+    type PrivateState<'a> = ValueEmpty;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(O::schema())
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+        O::validate(diags, &config);
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let Some(id) = O::id(&state) else {
+            return Some((state, private_state));
+        };
+        let api = match self.api(diags) {
+            Some(api) => api,
+            None => return Some((state, private_state)),
+        };
+        match api.call::<O::Model>(Method::GET, &item_path::<O>(&id), None::<&()>).await {
+            Ok(Some(model)) => Some((O::from_model(model, &state), private_state)),
+            // Deleted outside Terraform: drop it from state so the plan recreates it.
+            Ok(None) => None,
+            Err(e) => {
+                e.report(diags, &format!("Reading {} {id}", O::NAME));
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        proposed_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let mut planned = proposed_state;
+        O::plan(&mut planned, None);
+        Some((planned, ValueEmpty::default()))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        proposed_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        let mut planned = proposed_state;
+        O::plan(&mut planned, Some(&prior_state));
+        Some((planned, prior_private_state, Vec::new()))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior_state: Self::State<'a>,
+        prior_private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<Self::PrivateState<'a>> {
+        Some(prior_private_state)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let api = self.api(diags)?;
+        let body = O::body(&planned_state);
+        match api.call::<O::Created>(Method::POST, O::PATH, Some(&body)).await {
+            Ok(Some(created)) => Some((O::from_created(created, &planned_state), private_state)),
+            Ok(None) => {
+                diags.root_error_short(format!("Creating {}: the API answered 404", O::NAME));
+                None
+            }
+            Err(e) => {
+                e.report(diags, &format!("Creating {}", O::NAME));
+                None
+            }
+        }
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior_state: Self::State<'a>,
+        planned_state: Self::State<'a>,
+        _config_state: Self::State<'a>,
+        private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let api = self.api(diags)?;
+        let id = O::id(&prior_state)?;
+        let body = O::body(&planned_state);
+        match api.call::<O::Model>(Method::PUT, &item_path::<O>(&id), Some(&body)).await {
+            Ok(Some(model)) => Some((O::from_model(model, &planned_state), private_state)),
+            Ok(None) => {
+                diags.root_error(
+                    format!("Updating {} {id}: it no longer exists", O::NAME),
+                    "It was deleted outside Terraform; run `terraform apply` again to recreate it.",
+                );
+                None
+            }
+            Err(e) => {
+                e.report(diags, &format!("Updating {} {id}", O::NAME));
+                None
+            }
+        }
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        _private_state: Self::PrivateState<'a>,
+        _meta: Self::ProviderMetaState<'a>,
+    ) -> Option<()> {
+        let api = self.api(diags)?;
+        let id = O::id(&state)?;
+        // 404: already gone, which is what destroy wants.
+        match api.call::<serde_json::Value>(Method::DELETE, &item_path::<O>(&id), None::<&()>).await {
+            Ok(_) => Some(()),
+            Err(e) => {
+                e.report(diags, &format!("Deleting {} {id}", O::NAME));
+                None
+            }
+        }
+    }
+
+    async fn import<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        Some((O::imported(id), ValueEmpty::default()))
+    }
+}
+
+/// An optional API field as a Terraform value (`null` when absent).
+pub fn optional<'a>(value: Option<String>) -> tf_provider::value::ValueString<'a> {
+    value.map(std::borrow::Cow::Owned).into()
+}
