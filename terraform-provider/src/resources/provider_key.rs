@@ -18,7 +18,7 @@ pub struct ProviderKeyState<'a> {
     #[serde(borrow)]
     pub name: ValueString<'a>,
     #[serde(borrow)]
-    pub provider: ValueString<'a>,
+    pub provider_type: ValueString<'a>,
     #[serde(borrow)]
     pub secret: ValueString<'a>,
     #[serde(borrow)]
@@ -69,7 +69,7 @@ impl RestObject for ProviderKeyObject {
                 attributes: [
                     id_attribute(),
                     ("name".to_owned(), attribute(T::String, C::Required, false, "Unique name, 1–128 characters.")),
-                    ("provider".to_owned(), attribute(T::String, C::Required, false, "Provider: `openai`, `anthropic`, `gemini`, `azure`, `bedrock`, `cohere`, `groq`, `mistral`, `xai`, `openrouter`, `cerebras`, `vllm`, `ollama`, `zhipuai`, `perplexity`, `minimax` or `deepseek`.")),
+                    ("provider_type".to_owned(), attribute(T::String, C::Required, false, "The LLM provider (`provider` is reserved by Terraform): `openai`, `anthropic`, `gemini`, `azure`, `bedrock`, `cohere`, `groq`, `mistral`, `xai`, `openrouter`, `cerebras`, `vllm`, `ollama`, `zhipuai`, `perplexity`, `minimax` or `deepseek`.")),
                     ("secret".to_owned(), attribute(T::String, C::Required, true, "The provider's API key. Write-only in the API; kept in state as a sensitive value.")),
                     ("base_url".to_owned(), attribute(T::String, C::Optional, false, "Upstream base URL for this key; unset uses the provider's default.")),
                     ("secret_last_four".to_owned(), attribute(T::String, C::Computed, false, "Last four characters of the secret, as the API reports them.")),
@@ -83,8 +83,8 @@ impl RestObject for ProviderKeyObject {
 
     fn validate(diags: &mut Diagnostics, config: &ProviderKeyState<'_>) {
         validate_name(diags, &config.name);
-        if let ValueString::Value(p) = &config.provider {
-            validate_provider(diags, p, AttributePath::new("provider"));
+        if let ValueString::Value(p) = &config.provider_type {
+            validate_provider(diags, p, AttributePath::new("provider_type"));
         }
         if let ValueString::Value(s) = &config.secret {
             if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
@@ -125,7 +125,7 @@ impl RestObject for ProviderKeyObject {
     fn body(state: &ProviderKeyState<'_>) -> ProviderKeyBody {
         ProviderKeyBody {
             name: known(&state.name),
-            provider: known(&state.provider),
+            provider: known(&state.provider_type),
             secret: state.secret.as_ref_option().map(|s| s.to_string()),
             base_url: state.base_url.as_ref_option().map(|s| s.to_string()),
         }
@@ -144,7 +144,7 @@ impl RestObject for ProviderKeyObject {
         ProviderKeyState {
             id: ValueString::from(model.id.to_string()),
             name: ValueString::from(model.name),
-            provider: ValueString::from(model.provider.as_str()),
+            provider_type: ValueString::from(model.provider.as_str()),
             secret,
             base_url: super::optional(model.base_url),
             secret_last_four: ValueString::from(model.secret_last_four),
