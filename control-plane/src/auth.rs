@@ -20,7 +20,10 @@ pub struct Admin {
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -43,8 +46,10 @@ impl FromRequestParts<AppState> for Internal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let expected: &SecretString =
-            state.internal_token.as_deref().ok_or(ApiError::InternalDisabled)?;
+        let expected: &SecretString = state
+            .internal_token
+            .as_deref()
+            .ok_or(ApiError::InternalDisabled)?;
         let presented = parts
             .headers
             .get(api_types::internal::INTERNAL_TOKEN_HEADER)

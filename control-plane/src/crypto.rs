@@ -27,7 +27,10 @@ pub enum CryptoError {
     #[error("stored secret cannot be decrypted (was GATEHOUSE_AUTH_SECRET changed?)")]
     Open,
     #[error("auth secret file {path}: {source}")]
-    SecretFile { path: String, source: std::io::Error },
+    SecretFile {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Seals and opens provider secrets.
@@ -47,8 +50,11 @@ impl SecretBox {
     pub fn new(auth_secret: &SecretString) -> Result<Self, CryptoError> {
         let hk = hkdf::Hkdf::<Sha256>::new(None, auth_secret.expose_secret().as_bytes());
         let mut key = [0u8; 32];
-        hk.expand(HKDF_INFO, &mut key).map_err(|_| CryptoError::KeyDerivation)?;
-        Ok(Self { cipher: Aes256Gcm::new(&key.into()) })
+        hk.expand(HKDF_INFO, &mut key)
+            .map_err(|_| CryptoError::KeyDerivation)?;
+        Ok(Self {
+            cipher: Aes256Gcm::new(&key.into()),
+        })
     }
 
     /// `nonce || ciphertext || tag`.
@@ -86,13 +92,19 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 /// Compares two secrets in time independent of where they differ.
 pub fn secrets_equal(a: &str, b: &str) -> bool {
     let (ha, hb) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    ha.iter().zip(hb.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    ha.iter()
+        .zip(hb.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// A random token: `prefix` followed by 43 alphanumeric characters (> 256 bits).
 pub fn random_token(prefix: &str) -> String {
-    let body: String =
-        rand::thread_rng().sample_iter(&Alphanumeric).take(43).map(char::from).collect();
+    let body: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(43)
+        .map(char::from)
+        .collect();
     format!("{prefix}{body}")
 }
 
@@ -106,7 +118,10 @@ pub fn load_or_create_auth_secret(
         return Ok(secret);
     }
     let path = data_dir.join("auth_secret");
-    let err = |source| CryptoError::SecretFile { path: path.display().to_string(), source };
+    let err = |source| CryptoError::SecretFile {
+        path: path.display().to_string(),
+        source,
+    };
     match std::fs::read_to_string(&path) {
         Ok(s) if !s.trim().is_empty() => return Ok(SecretString::from(s.trim().to_owned())),
         Ok(_) => {}
@@ -140,7 +155,11 @@ mod tests {
         assert_eq!(a.open(&sealed).unwrap(), "sk-live-123");
         assert!(matches!(b.open(&sealed), Err(CryptoError::Open)));
         assert!(matches!(a.open(&sealed[..5]), Err(CryptoError::Open)));
-        assert_ne!(a.seal("x").unwrap(), a.seal("x").unwrap(), "nonces must differ");
+        assert_ne!(
+            a.seal("x").unwrap(),
+            a.seal("x").unwrap(),
+            "nonces must differ"
+        );
     }
 
     #[test]
@@ -151,7 +170,10 @@ mod tests {
         assert_eq!(first.expose_secret(), second.expose_secret());
         assert!(first.expose_secret().len() >= 32);
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("auth_secret")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("auth_secret"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 

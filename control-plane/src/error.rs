@@ -84,9 +84,10 @@ impl IntoResponse for ApiError {
             header::HeaderValue::from_static("application/problem+json"),
         );
         if matches!(self, ApiError::Unauthorized) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }
@@ -94,19 +95,28 @@ impl IntoResponse for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        ApiError::BadBody { status: rejection.status(), message: rejection.body_text() }
+        ApiError::BadBody {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::BadBody { status: StatusCode::BAD_REQUEST, message: rejection.body_text() }
+        ApiError::BadBody {
+            status: StatusCode::BAD_REQUEST,
+            message: rejection.body_text(),
+        }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::BadBody { status: StatusCode::BAD_REQUEST, message: rejection.body_text() }
+        ApiError::BadBody {
+            status: StatusCode::BAD_REQUEST,
+            message: rejection.body_text(),
+        }
     }
 }
 
@@ -135,7 +145,9 @@ pub struct ApiQuery<T>(pub T);
 pub fn conflict_or(e: sqlx::Error, what: &str) -> ApiError {
     if let sqlx::Error::Database(db) = &e {
         match db.code().as_deref() {
-            Some("23505") => return ApiError::Conflict(format!("a {what} with that name already exists")),
+            Some("23505") => {
+                return ApiError::Conflict(format!("a {what} with that name already exists"))
+            }
             Some("23503") => {
                 return ApiError::Conflict(format!(
                     "the {what} refers to, or is referred to by, another object ({})",

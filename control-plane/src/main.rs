@@ -21,7 +21,10 @@ fn main() -> anyhow::Result<()> {
     settings.validate()?;
     let mut embedded = match &settings.database_url {
         Some(_) => None,
-        None => Some(EmbeddedPostgres::start(&settings.data_dir, settings.postgres_bin_dir.as_deref())?),
+        None => Some(EmbeddedPostgres::start(
+            &settings.data_dir,
+            settings.postgres_bin_dir.as_deref(),
+        )?),
     };
     let result = tokio::runtime::Runtime::new()?.block_on(serve(&settings, embedded.as_ref()));
     if let Some(pg) = embedded.as_mut() {
@@ -36,13 +39,17 @@ async fn serve(settings: &Settings, embedded: Option<&EmbeddedPostgres>) -> anyh
         (None, Some(pg)) => pg.url("gatehouse"),
         (None, None) => anyhow::bail!("no database configured"),
     };
-    let db = control_plane::db::connect(&url).await.context("connecting to Postgres")?;
+    let db = control_plane::db::connect(&url)
+        .await
+        .context("connecting to Postgres")?;
     let state = prepare(settings, db).await?;
     let listener = tokio::net::TcpListener::bind(settings.api_addr)
         .await
         .with_context(|| format!("binding {}", settings.api_addr))?;
     tracing::info!(addr = %listener.local_addr()?, "control plane listening");
-    axum::serve(listener, app(settings, state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app(settings, state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("control plane stopped");
     Ok(())
 }

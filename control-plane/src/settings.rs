@@ -112,6 +112,9 @@ mod tests {
 
     #[test]
     fn body_limit_reads_human_sizes() {
-        assert_eq!(parse(&["--api-body-limit", "1MiB"]).api_body_limit, ByteSize::mib(1));
+        assert_eq!(
+            parse(&["--api-body-limit", "1MiB"]).api_body_limit,
+            ByteSize::mib(1)
+        );
     }
 }

@@ -18,8 +18,9 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
-        let base = std::env::var("GATEHOUSE_TEST_DATABASE_URL")
-            .expect("GATEHOUSE_TEST_DATABASE_URL must point at a Postgres server; `make test` starts one");
+        let base = std::env::var("GATEHOUSE_TEST_DATABASE_URL").expect(
+            "GATEHOUSE_TEST_DATABASE_URL must point at a Postgres server; `make test` starts one",
+        );
         let (server, _) = base.rsplit_once('/').expect("URL has a database path");
         let url = format!("{server}/cp_test_{}", uuid::Uuid::new_v4().simple());
         let data_dir = tempfile::tempdir().unwrap().keep();
@@ -43,11 +44,23 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let router = app(&settings, state);
         tokio::spawn(async move { axum::serve(listener, router).await });
-        Server { url: format!("http://{addr}"), db, http: Client::new() }
+        Server {
+            url: format!("http://{addr}"),
+            db,
+            http: Client::new(),
+        }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(ADMIN_KEY);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_KEY);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -81,29 +94,57 @@ async fn requests_without_a_valid_key_get_401_problem_json() {
         assert_eq!(body["status"], 401);
     }
     // Keys are stored hashed: the bootstrap key's text is nowhere in the table.
-    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT key_hash FROM api_keys").fetch_all(&s.db).await.unwrap();
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT key_hash FROM api_keys")
+        .fetch_all(&s.db)
+        .await
+        .unwrap();
     assert_eq!(hashes.len(), 1);
-    assert!(!hashes[0].windows(ADMIN_KEY.len()).any(|w| w == ADMIN_KEY.as_bytes()));
+    assert!(!hashes[0]
+        .windows(ADMIN_KEY.len())
+        .any(|w| w == ADMIN_KEY.as_bytes()));
 }
 
 #[tokio::test]
 async fn profiles_crud_and_cursor_pagination() {
     let s = Server::start().await;
-    let (status, created) = s.post("/api/v1/profiles", json!({"name": "alpha", "description": "d"})).await;
+    let (status, created) = s
+        .post(
+            "/api/v1/profiles",
+            json!({"name": "alpha", "description": "d"}),
+        )
+        .await;
     assert_eq!(status, 201);
     let id = created["id"].as_str().unwrap().to_owned();
-    assert_eq!(s.get(&format!("/api/v1/profiles/{id}")).await.1["name"], "alpha");
+    assert_eq!(
+        s.get(&format!("/api/v1/profiles/{id}")).await.1["name"],
+        "alpha"
+    );
 
     let (status, dup) = s.post("/api/v1/profiles", json!({"name": "alpha"})).await;
-    assert_eq!((status, dup["status"].clone()), (StatusCode::CONFLICT, json!(409)));
+    assert_eq!(
+        (status, dup["status"].clone()),
+        (StatusCode::CONFLICT, json!(409))
+    );
 
     let (status, updated) = s
-        .call(reqwest::Method::PUT, &format!("/api/v1/profiles/{id}"), Some(json!({"name": "beta"})))
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/profiles/{id}"),
+            Some(json!({"name": "beta"})),
+        )
         .await;
-    assert_eq!((status, updated["name"].clone(), updated["description"].clone()), (StatusCode::OK, json!("beta"), Value::Null));
+    assert_eq!(
+        (
+            status,
+            updated["name"].clone(),
+            updated["description"].clone()
+        ),
+        (StatusCode::OK, json!("beta"), Value::Null)
+    );
 
     for i in 0..4 {
-        s.post("/api/v1/profiles", json!({"name": format!("p{i}")})).await;
+        s.post("/api/v1/profiles", json!({"name": format!("p{i}")}))
+            .await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -114,7 +155,13 @@ async fn profiles_crud_and_cursor_pagination() {
         };
         let (status, page) = s.get(&path).await;
         assert_eq!(status, 200);
-        seen.extend(page["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -124,7 +171,13 @@ async fn profiles_crud_and_cursor_pagination() {
     assert_eq!(seen, ["beta", "p0", "p1", "p2", "p3"]);
     assert_eq!(s.get("/api/v1/profiles?limit=0").await.0, 422);
 
-    let (status, _) = s.call(reqwest::Method::DELETE, &format!("/api/v1/profiles/{id}"), None).await;
+    let (status, _) = s
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/profiles/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
     assert_eq!(s.get(&format!("/api/v1/profiles/{id}")).await.0, 404);
     assert_eq!(s.get("/api/v1/profiles/not-a-uuid").await.0, 400);
@@ -145,7 +198,9 @@ async fn bad_bodies_get_problem_json_with_the_right_status() {
     assert_eq!(res.status(), 400);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
 
-    let (status, body) = s.post("/api/v1/profiles", json!({"name": "x", "colour": "red"})).await;
+    let (status, body) = s
+        .post("/api/v1/profiles", json!({"name": "x", "colour": "red"}))
+        .await;
     assert_eq!(status, 422, "unknown fields are refused: {body}");
     assert!(body["detail"].as_str().unwrap().contains("colour"));
 
@@ -153,7 +208,12 @@ async fn bad_bodies_get_problem_json_with_the_right_status() {
     assert_eq!(status, 422);
 
     let big = "x".repeat(70 * 1024);
-    let (status, _) = s.post("/api/v1/profiles", json!({"name": "big", "description": big})).await;
+    let (status, _) = s
+        .post(
+            "/api/v1/profiles",
+            json!({"name": "big", "description": big}),
+        )
+        .await;
     assert_eq!(status, 413);
 }
 
@@ -162,43 +222,80 @@ async fn provider_secrets_are_write_only_and_encrypted_at_rest() {
     let s = Server::start().await;
     let secret = "sk-live-super-secret-4242";
     let (status, key) = s
-        .post("/api/v1/provider-keys", json!({"name": "k", "provider": "openai", "secret": secret}))
+        .post(
+            "/api/v1/provider-keys",
+            json!({"name": "k", "provider": "openai", "secret": secret}),
+        )
         .await;
     assert_eq!(status, 201);
     assert_eq!(key["secret_last_four"], "4242");
     let id = key["id"].as_str().unwrap().to_owned();
-    for (_, body) in [s.get(&format!("/api/v1/provider-keys/{id}")).await, s.get("/api/v1/provider-keys").await] {
+    for (_, body) in [
+        s.get(&format!("/api/v1/provider-keys/{id}")).await,
+        s.get("/api/v1/provider-keys").await,
+    ] {
         assert!(!body.to_string().contains(secret), "secret leaked: {body}");
     }
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_encrypted FROM provider_keys").fetch_one(&s.db).await.unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_encrypted FROM provider_keys")
+        .fetch_one(&s.db)
+        .await
+        .unwrap();
     assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()));
 
     let (status, body) = s
-        .post("/api/v1/provider-keys", json!({"name": "k2", "provider": "opneai", "secret": "x"}))
+        .post(
+            "/api/v1/provider-keys",
+            json!({"name": "k2", "provider": "opneai", "secret": "x"}),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     let (status, _) = s
-        .post("/api/v1/provider-keys", json!({"name": "k3", "provider": "openai", "secret": "a b"}))
+        .post(
+            "/api/v1/provider-keys",
+            json!({"name": "k3", "provider": "openai", "secret": "a b"}),
+        )
         .await;
     assert_eq!(status, 422);
     let (status, _) = s
-        .post("/api/v1/provider-keys", json!({"name": "k4", "provider": "openai", "secret": "x", "base_url": "ftp://h"}))
+        .post(
+            "/api/v1/provider-keys",
+            json!({"name": "k4", "provider": "openai", "secret": "x", "base_url": "ftp://h"}),
+        )
         .await;
     assert_eq!(status, 422);
 
     // An update without a secret keeps the stored one.
     let (status, updated) = s
-        .call(reqwest::Method::PUT, &format!("/api/v1/provider-keys/{id}"), Some(json!({"name": "k", "provider": "openai", "base_url": "http://127.0.0.1:1/v1"})))
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/provider-keys/{id}"),
+            Some(json!({"name": "k", "provider": "openai", "base_url": "http://127.0.0.1:1/v1"})),
+        )
         .await;
-    assert_eq!((status, updated["secret_last_four"].clone()), (StatusCode::OK, json!("4242")));
+    assert_eq!(
+        (status, updated["secret_last_four"].clone()),
+        (StatusCode::OK, json!("4242"))
+    );
 }
 
 #[tokio::test]
 async fn virtual_keys_resolve_for_the_data_plane_only_with_the_internal_token() {
     let s = Server::start().await;
     let profile = s.post("/api/v1/profiles", json!({"name": "p"})).await.1;
-    let openai = s.post("/api/v1/provider-keys", json!({"name": "o", "provider": "openai", "secret": "sk-o"})).await.1;
-    let groq = s.post("/api/v1/provider-keys", json!({"name": "g", "provider": "groq", "secret": "gsk-g"})).await.1;
+    let openai = s
+        .post(
+            "/api/v1/provider-keys",
+            json!({"name": "o", "provider": "openai", "secret": "sk-o"}),
+        )
+        .await
+        .1;
+    let groq = s
+        .post(
+            "/api/v1/provider-keys",
+            json!({"name": "g", "provider": "groq", "secret": "gsk-g"}),
+        )
+        .await
+        .1;
 
     let (status, body) = s
         .post("/api/v1/virtual-keys", json!({"name": "v", "profile_id": profile["id"], "provider_keys": {"openai": groq["id"]}}))
@@ -211,7 +308,12 @@ async fn virtual_keys_resolve_for_the_data_plane_only_with_the_internal_token() 
     assert_eq!(status, 201);
     let token = vk["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("gh_vk_") && token.starts_with(vk["token_prefix"].as_str().unwrap()));
-    let (_, read) = s.get(&format!("/api/v1/virtual-keys/{}", vk["id"].as_str().unwrap())).await;
+    let (_, read) = s
+        .get(&format!(
+            "/api/v1/virtual-keys/{}",
+            vk["id"].as_str().unwrap()
+        ))
+        .await;
     assert!(read.get("token").is_none(), "the token is shown only once");
     assert_eq!(read["provider_keys"]["openai"], openai["id"]);
 
@@ -219,7 +321,16 @@ async fn virtual_keys_resolve_for_the_data_plane_only_with_the_internal_token() 
     let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
     let path = format!("{}/internal/v1/virtual-keys/{digest}", s.url);
     assert_eq!(s.http.get(&path).send().await.unwrap().status(), 401);
-    assert_eq!(s.http.get(&path).bearer_auth(ADMIN_KEY).send().await.unwrap().status(), 401);
+    assert_eq!(
+        s.http
+            .get(&path)
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     let resolved: Value = s
         .http
         .get(&path)
@@ -233,19 +344,61 @@ async fn virtual_keys_resolve_for_the_data_plane_only_with_the_internal_token() 
     assert_eq!(resolved["provider_keys"]["openai"]["secret"], "sk-o");
     assert_eq!(resolved["profile_id"], profile["id"]);
 
-    let (status, _) = s.call(reqwest::Method::DELETE, &format!("/api/v1/provider-keys/{}", openai["id"].as_str().unwrap()), None).await;
+    let (status, _) = s
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/provider-keys/{}", openai["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_eq!(status, 409, "a provider key in use cannot be deleted");
-    let (status, _) = s.call(reqwest::Method::DELETE, &format!("/api/v1/virtual-keys/{}", vk["id"].as_str().unwrap()), None).await;
+    let (status, _) = s
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/virtual-keys/{}", vk["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
-    let gone = s.http.get(&path).header(api_types::internal::INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN).send().await.unwrap();
+    let gone = s
+        .http
+        .get(&path)
+        .header(api_types::internal::INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), 404);
 }
 
 #[tokio::test]
 async fn health_and_readiness() {
     let s = Server::start().await;
-    assert_eq!(s.http.get(format!("{}/healthz", s.url)).send().await.unwrap().status(), 200);
-    assert_eq!(s.http.get(format!("{}/readyz", s.url)).send().await.unwrap().status(), 200);
-    let doc: Value = s.http.get(format!("{}/openapi.json", s.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        s.http
+            .get(format!("{}/healthz", s.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        s.http
+            .get(format!("{}/readyz", s.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let doc: Value = s
+        .http
+        .get(format!("{}/openapi.json", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["paths"]["/api/v1/virtual-keys"].is_object());
 }

@@ -43,8 +43,14 @@ impl ConfigClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             token,
-            profiles: Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
-            virtual_keys: Cache::builder().max_capacity(1_000_000).time_to_live(ttl).build(),
+            profiles: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            virtual_keys: Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(ttl)
+                .build(),
         })
     }
 
@@ -63,7 +69,10 @@ impl ConfigClient {
     ) -> Result<Option<Arc<VirtualKeyConfig>>, ConfigError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let path = format!("/internal/v1/virtual-keys/{}", hex::encode(digest));
-        self.virtual_keys.try_get_with(digest, self.fetch(path)).await.map_err(|e| (*e).clone())
+        self.virtual_keys
+            .try_get_with(digest, self.fetch(path))
+            .await
+            .map_err(|e| (*e).clone())
     }
 
     async fn fetch<T: serde::de::DeserializeOwned>(
@@ -81,8 +90,10 @@ impl ConfigClient {
         match response.status() {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => {
-                let value =
-                    response.json::<T>().await.map_err(|e| ConfigError::Decode(e.to_string()))?;
+                let value = response
+                    .json::<T>()
+                    .await
+                    .map_err(|e| ConfigError::Decode(e.to_string()))?;
                 Ok(Some(Arc::new(value)))
             }
             s => Err(ConfigError::Status(s.as_u16())),

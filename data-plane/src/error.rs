@@ -42,16 +42,22 @@ impl ProxyError {
     fn classify(&self) -> (u16, ErrorType, &'static str) {
         match self {
             ProxyError::UnknownRoute(_) => (404, ErrorType::InvalidRequest, "unknown_url"),
-            ProxyError::MethodNotAllowed(_) => (405, ErrorType::InvalidRequest, "method_not_allowed"),
+            ProxyError::MethodNotAllowed(_) => {
+                (405, ErrorType::InvalidRequest, "method_not_allowed")
+            }
             ProxyError::UnknownProfile(_) => (404, ErrorType::NotFound, "profile_not_found"),
             ProxyError::InvalidVirtualKey => (401, ErrorType::Authentication, "invalid_api_key"),
             ProxyError::ExpiredVirtualKey => (401, ErrorType::Authentication, "expired_api_key"),
             ProxyError::WrongProfile(_) => (403, ErrorType::Permission, "profile_mismatch"),
             ProxyError::NoProviderKey(_) => (403, ErrorType::Permission, "provider_not_allowed"),
-            ProxyError::BodyTooLarge { .. } => (413, ErrorType::InvalidRequest, "request_too_large"),
+            ProxyError::BodyTooLarge { .. } => {
+                (413, ErrorType::InvalidRequest, "request_too_large")
+            }
             ProxyError::InvalidBody(_) => (400, ErrorType::InvalidRequest, "invalid_json"),
             ProxyError::ConfigUnavailable(_) => (503, ErrorType::Server, "config_unavailable"),
-            ProxyError::UpstreamMisconfigured(_) => (502, ErrorType::Server, "upstream_misconfigured"),
+            ProxyError::UpstreamMisconfigured(_) => {
+                (502, ErrorType::Server, "upstream_misconfigured")
+            }
             ProxyError::UpstreamUnreachable(_) => (502, ErrorType::Server, "upstream_unreachable"),
         }
     }
@@ -66,7 +72,9 @@ impl ProxyError {
         match self {
             ProxyError::ConfigUnavailable(e) => tracing::warn!(error = %e, "config fetch failed"),
             ProxyError::UpstreamMisconfigured(e) => tracing::warn!(error = %e, "bad upstream"),
-            ProxyError::UpstreamUnreachable(e) => tracing::warn!(error = %e, "upstream unreachable"),
+            ProxyError::UpstreamUnreachable(e) => {
+                tracing::warn!(error = %e, "upstream unreachable")
+            }
             ProxyError::UnknownRoute(_)
             | ProxyError::MethodNotAllowed(_)
             | ProxyError::UnknownProfile(_)
@@ -88,6 +96,8 @@ pub async fn write_json(session: &mut Session, status: u16, body: Bytes) -> ping
     let mut header = ResponseHeader::build(status, Some(3))?;
     header.insert_header("content-type", "application/json")?;
     header.insert_header("content-length", body.len().to_string())?;
-    session.write_response_header(Box::new(header), false).await?;
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
     session.write_response_body(Some(body), true).await
 }

@@ -22,7 +22,11 @@ fn main() -> anyhow::Result<()> {
         settings.internal_token.clone(),
         settings.config_cache_ttl(),
     )?;
-    let gateway = Gateway::new(Arc::new(config), upstreams, settings.api_body_limit.as_u64());
+    let gateway = Gateway::new(
+        Arc::new(config),
+        upstreams,
+        settings.api_body_limit.as_u64(),
+    );
 
     let threads = settings
         .proxy_threads
@@ -42,4 +46,3 @@ fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %settings.proxy_addr, threads, "data plane listening");
     server.run_forever()
 }
-

@@ -33,8 +33,16 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(config: Arc<ConfigClient>, upstreams: Upstreams, body_limit: u64) -> Self {
-        let dns = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
-        Self { config, upstreams, body_limit, dns }
+        let dns = Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(Duration::from_secs(60))
+            .build();
+        Self {
+            config,
+            upstreams,
+            body_limit,
+            dns,
+        }
     }
 }
 
@@ -61,14 +69,21 @@ impl RequestCtx {
     /// The provider secret to send upstream, when a virtual key was used.
     fn provider_secret(&self) -> Option<&str> {
         match (&self.credential, self.provider) {
-            (Credential::Virtual(vk), Some(p)) => vk.provider_keys.get(&p).map(|k| k.secret.as_str()),
+            (Credential::Virtual(vk), Some(p)) => {
+                vk.provider_keys.get(&p).map(|k| k.secret.as_str())
+            }
             _ => None,
         }
     }
 }
 
 fn bearer(session: &Session) -> Option<&str> {
-    let value = session.req_header().headers.get("authorization")?.to_str().ok()?;
+    let value = session
+        .req_header()
+        .headers
+        .get("authorization")?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -109,7 +124,9 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared_len.is_some_and(|len| len > self.body_limit) {
-            return Err(ProxyError::BodyTooLarge { limit: self.body_limit });
+            return Err(ProxyError::BodyTooLarge {
+                limit: self.body_limit,
+            });
         }
         ctx.provider = Some(route.provider);
         ctx.endpoint = Some(route.endpoint);
@@ -189,7 +206,11 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
         mark_credentials_sensitive(session.req_header_mut())?;
         let path = session.req_header().uri.path();
         if path == "/healthz" || path == "/readyz" {
@@ -214,11 +235,18 @@ impl ProxyHttp for Gateway {
     ) -> pingora::Result<()> {
         if let Some(chunk) = body.take() {
             if (ctx.body.len() + chunk.len()) as u64 > self.body_limit {
-                return Err(fail(ctx, ProxyError::BodyTooLarge { limit: self.body_limit }));
+                return Err(fail(
+                    ctx,
+                    ProxyError::BodyTooLarge {
+                        limit: self.body_limit,
+                    },
+                ));
             }
             ctx.body.extend_from_slice(&chunk);
         }
         if !end_of_stream {
+            // An empty chunk holds the body back; `None` would tell pingora the body ended.
+            *body = Some(Bytes::new());
             return Ok(());
         }
         let whole = ctx.body.split().freeze();
@@ -229,9 +257,16 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<Box<HttpPeer>> {
         let Some(base) = ctx.upstream.clone() else {
-            return Err(Error::explain(ErrorType::InternalError, "no upstream chosen"));
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "no upstream chosen",
+            ));
         };
         let addr = match self.resolve(&base).await {
             Ok(addr) => addr,
@@ -251,26 +286,43 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
         let (Some(base), Some(endpoint)) = (&ctx.upstream, ctx.endpoint) else {
-            return Err(Error::explain(ErrorType::InternalError, "request not admitted"));
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "request not admitted",
+            ));
         };
-        let query = upstream_request.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let query = upstream_request
+            .uri
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
         let uri = format!("{}{}{query}", base.path, endpoint.upstream_path());
-        let uri = uri.parse::<http::Uri>().map_err(|e| {
-            Error::because(ErrorType::InternalError, "building upstream URI", e)
-        })?;
+        let uri = uri
+            .parse::<http::Uri>()
+            .map_err(|e| Error::because(ErrorType::InternalError, "building upstream URI", e))?;
         upstream_request.set_uri(uri);
         upstream_request.insert_header("host", base.authority())?;
         if let Some(secret) = ctx.provider_secret() {
-            let mut value = http::HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|e| {
-                Error::because(ErrorType::InternalError, "provider secret is not a header value", e)
-            })?;
+            let mut value =
+                http::HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|e| {
+                    Error::because(
+                        ErrorType::InternalError,
+                        "provider secret is not a header value",
+                        e,
+                    )
+                })?;
             value.set_sensitive(true);
             upstream_request.insert_header("authorization", value)?;
         }
         Ok(())
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let error = match ctx.error.take() {
             Some(error) => Some(error),
             None if e.esource() == &ErrorSource::Upstream => {
@@ -288,7 +340,11 @@ impl ProxyHttp for Gateway {
             // The client went away (or an internal fault): nothing useful to write.
             None if e.esource() == &ErrorSource::Downstream => 0,
             None => {
-                let body = llm::openai::error_body("internal gateway error", llm::openai::ErrorType::Server, "internal_error");
+                let body = llm::openai::error_body(
+                    "internal gateway error",
+                    llm::openai::ErrorType::Server,
+                    "internal_error",
+                );
                 if let Err(write) = write_json(session, 500, body).await {
                     tracing::debug!(error = %write, "could not write error response");
                 }
@@ -296,11 +352,17 @@ impl ProxyHttp for Gateway {
             }
         };
         ctx.error = error;
-        FailToProxy { error_code, can_reuse_downstream: false }
+        FailToProxy {
+            error_code,
+            can_reuse_downstream: false,
+        }
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
         tracing::info!(
             provider = ctx.provider.map(Provider::as_str).unwrap_or("-"),
             path = session.req_header().uri.path(),

@@ -19,7 +19,11 @@ pub struct Settings {
     pub proxy_addr: SocketAddr,
 
     /// Base URL of the control plane's API.
-    #[arg(long, env = "GATEHOUSE_CONTROL_PLANE_URL", default_value = "http://127.0.0.1:9000")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_CONTROL_PLANE_URL",
+        default_value = "http://127.0.0.1:9000"
+    )]
     pub control_plane_url: String,
 
     /// Token presented on the control plane's `/internal/v1` (same value on both planes).
@@ -80,7 +84,10 @@ mod tests {
 
     #[test]
     fn defaults_and_required_token() {
-        assert!(Settings::try_parse_from(["dp"]).is_err(), "the internal token is required");
+        assert!(
+            Settings::try_parse_from(["dp"]).is_err(),
+            "the internal token is required"
+        );
         let s = Settings::try_parse_from(["dp", "--internal-token", "t"]).unwrap();
         assert_eq!(s.proxy_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(s.api_body_limit, ByteSize::mb(50));

@@ -20,13 +20,15 @@ impl ApiError {
     /// Records the error as a diagnostic on the whole resource.
     pub fn report(&self, diags: &mut Diagnostics, action: &str) {
         let (summary, detail) = match self {
-            ApiError::Transport(e) => {
-                (format!("{action}: Gatehouse API unreachable"), e.clone())
-            }
-            ApiError::Status { status, detail } => {
-                (format!("{action}: Gatehouse API answered {status}"), detail.clone())
-            }
-            ApiError::Decode(e) => (format!("{action}: unexpected answer from Gatehouse API"), e.clone()),
+            ApiError::Transport(e) => (format!("{action}: Gatehouse API unreachable"), e.clone()),
+            ApiError::Status { status, detail } => (
+                format!("{action}: Gatehouse API answered {status}"),
+                detail.clone(),
+            ),
+            ApiError::Decode(e) => (
+                format!("{action}: unexpected answer from Gatehouse API"),
+                e.clone(),
+            ),
         };
         diags.error(summary, detail, AttributePath::root());
     }
@@ -42,7 +44,10 @@ pub struct Api {
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").field("base_url", &self.base_url).field("api_key", &"[redacted]").finish()
+        f.debug_struct("Api")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"[redacted]")
+            .finish()
     }
 }
 
@@ -50,10 +55,17 @@ impl Api {
     pub fn new(base_url: &str, api_key: &str) -> Result<Self, ApiError> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
-            .user_agent(concat!("terraform-provider-gatehouse/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "terraform-provider-gatehouse/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()
             .map_err(|e| ApiError::Transport(e.to_string()))?;
-        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned(), api_key: api_key.to_owned() })
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+        })
     }
 
     /// Sends a request; `Ok(None)` on 404.
@@ -70,8 +82,10 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response =
-            request.send().await.map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -86,8 +100,14 @@ impl Api {
             return Err(ApiError::Status { status, detail });
         }
         if status == StatusCode::NO_CONTENT {
-            return serde_json::from_str("null").map(Some).map_err(|e| ApiError::Decode(e.to_string()));
+            return serde_json::from_str("null")
+                .map(Some)
+                .map_err(|e| ApiError::Decode(e.to_string()));
         }
-        response.json::<T>().await.map(Some).map_err(|e| ApiError::Decode(e.to_string()))
+        response
+            .json::<T>()
+            .await
+            .map(Some)
+            .map_err(|e| ApiError::Decode(e.to_string()))
     }
 }

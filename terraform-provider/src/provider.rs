@@ -6,7 +6,9 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Block, Description, Schema};
+use tf_provider::schema::{
+    Attribute, AttributeConstraint, AttributeType, Block, Description, Schema,
+};
 use tf_provider::value::{ValueEmpty, ValueString};
 use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
@@ -32,7 +34,11 @@ pub struct ProviderConfig<'a> {
 
 /// A value from the configuration, else from the environment variable `env`.
 fn setting(value: &ValueString<'_>, env: &str) -> Option<String> {
-    value.as_ref_option().map(|s| s.to_string()).or_else(|| std::env::var(env).ok()).filter(|s| !s.is_empty())
+    value
+        .as_ref_option()
+        .map(|s| s.to_string())
+        .or_else(|| std::env::var(env).ok())
+        .filter(|s| !s.is_empty())
 }
 
 #[async_trait]
@@ -67,7 +73,10 @@ impl Provider for GatehouseProvider {
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::Config<'a>) -> Option<()> {
         if let ValueString::Value(url) = &config.base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                diags.error_short("base_url must start with http:// or https://", AttributePath::new("base_url"));
+                diags.error_short(
+                    "base_url must start with http:// or https://",
+                    AttributePath::new("base_url"),
+                );
             }
         }
         Some(())
@@ -80,11 +89,19 @@ impl Provider for GatehouseProvider {
         config: Self::Config<'a>,
     ) -> Option<()> {
         let Some(base_url) = setting(&config.base_url, "GATEHOUSE_BASE_URL") else {
-            diags.error("Missing Gatehouse base URL", "Set `base_url` in the provider block or GATEHOUSE_BASE_URL.", AttributePath::new("base_url"));
+            diags.error(
+                "Missing Gatehouse base URL",
+                "Set `base_url` in the provider block or GATEHOUSE_BASE_URL.",
+                AttributePath::new("base_url"),
+            );
             return None;
         };
         let Some(api_key) = setting(&config.api_key, "GATEHOUSE_API_KEY") else {
-            diags.error("Missing Gatehouse API key", "Set `api_key` in the provider block or GATEHOUSE_API_KEY.", AttributePath::new("api_key"));
+            diags.error(
+                "Missing Gatehouse API key",
+                "Set `api_key` in the provider block or GATEHOUSE_API_KEY.",
+                AttributePath::new("api_key"),
+            );
             return None;
         };
         match Api::new(&base_url, &api_key) {
@@ -100,15 +117,30 @@ impl Provider for GatehouseProvider {
         }
     }
 
-    fn get_resources(&self, _diags: &mut Diagnostics) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
+    fn get_resources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
         let mut resources: HashMap<String, Box<dyn DynamicResource>> = HashMap::new();
-        resources.insert("profile".into(), Box::new(RestResource::<ProfileObject>::new(self.api.clone())));
-        resources.insert("provider_key".into(), Box::new(RestResource::<ProviderKeyObject>::new(self.api.clone())));
-        resources.insert("virtual_key".into(), Box::new(RestResource::<VirtualKeyObject>::new(self.api.clone())));
+        resources.insert(
+            "profile".into(),
+            Box::new(RestResource::<ProfileObject>::new(self.api.clone())),
+        );
+        resources.insert(
+            "provider_key".into(),
+            Box::new(RestResource::<ProviderKeyObject>::new(self.api.clone())),
+        );
+        resources.insert(
+            "virtual_key".into(),
+            Box::new(RestResource::<VirtualKeyObject>::new(self.api.clone())),
+        );
         Some(resources)
     }
 
-    fn get_data_sources(&self, _diags: &mut Diagnostics) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
+    fn get_data_sources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
         Some(HashMap::new())
     }
 }

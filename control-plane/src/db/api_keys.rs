@@ -5,12 +5,10 @@ use uuid::Uuid;
 
 /// Looks a key up by digest and records its use; `None` when no such key exists.
 pub async fn touch(db: &PgPool, key_hash: &[u8]) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1 RETURNING id",
-    )
-    .bind(key_hash)
-    .fetch_optional(db)
-    .await
+    sqlx::query_scalar("UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1 RETURNING id")
+        .bind(key_hash)
+        .fetch_optional(db)
+        .await
 }
 
 /// Makes sure the bootstrap key (from `GATEHOUSE_ADMIN_API_KEY`) exists.
@@ -28,5 +26,7 @@ pub async fn ensure_bootstrap(db: &PgPool, key_hash: &[u8]) -> Result<(), sqlx::
 
 /// Number of stored keys.
 pub async fn count(db: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM api_keys").fetch_one(db).await
+    sqlx::query_scalar("SELECT count(*) FROM api_keys")
+        .fetch_one(db)
+        .await
 }

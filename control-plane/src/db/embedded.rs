@@ -27,11 +27,18 @@ pub enum EmbeddedError {
         "the embedded Postgres runs as user `{user}`, who cannot enter {path} (mode {mode:o}); \
          choose a GATEHOUSE_DATA_DIR that user can reach, or set GATEHOUSE_DATABASE_URL"
     )]
-    NotTraversable { user: String, path: PathBuf, mode: u32 },
+    NotTraversable {
+        user: String,
+        path: PathBuf,
+        mode: u32,
+    },
     #[error("{what} failed: {detail}")]
     Command { what: &'static str, detail: String },
     #[error("preparing {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A running embedded cluster.
@@ -52,13 +59,21 @@ impl EmbeddedPostgres {
         let data_dir = root.join("postgres");
         let socket_dir = root.join("postgres-run");
         for dir in [root, &socket_dir] {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| EmbeddedError::Io { path: dir.to_owned(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
         }
         if let Some(user) = &run_as {
             check_traversable(root, user)?;
         }
-        let mut pg = Self { bin_dir, data_dir, socket_dir, run_as, running: false };
+        let mut pg = Self {
+            bin_dir,
+            data_dir,
+            socket_dir,
+            run_as,
+            running: false,
+        };
         pg.chown(&pg.socket_dir.clone())?;
         if !pg.data_dir.join("PG_VERSION").exists() {
             pg.initdb()?;
@@ -70,7 +85,10 @@ impl EmbeddedPostgres {
 
     /// Connection URL over the Unix socket, for database `name`.
     pub fn url(&self, name: &str) -> String {
-        format!("postgres://{DB_USER}@localhost/{name}?host={}", self.socket_dir.display())
+        format!(
+            "postgres://{DB_USER}@localhost/{name}?host={}",
+            self.socket_dir.display()
+        )
     }
 
     /// Stops the cluster (fast shutdown). Idempotent.
@@ -80,22 +98,38 @@ impl EmbeddedPostgres {
         }
         self.running = false;
         let data_dir = self.data_dir.display().to_string();
-        match self.run("pg_ctl stop", "pg_ctl", &["stop", "-D", &data_dir, "-m", "fast", "-w"]) {
+        match self.run(
+            "pg_ctl stop",
+            "pg_ctl",
+            &["stop", "-D", &data_dir, "-m", "fast", "-w"],
+        ) {
             Ok(()) => info!("embedded postgres stopped"),
             Err(e) => warn!(error = %e, "stopping embedded postgres"),
         }
     }
 
     fn initdb(&self) -> Result<(), EmbeddedError> {
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|source| EmbeddedError::Io { path: self.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&self.data_dir).map_err(|source| EmbeddedError::Io {
+            path: self.data_dir.clone(),
+            source,
+        })?;
         self.chown(&self.data_dir)?;
         info!(dir = %self.data_dir.display(), "initialising embedded postgres");
         let data_dir = self.data_dir.display().to_string();
         self.run(
             "initdb",
             "initdb",
-            &["-D", &data_dir, "-U", DB_USER, "-A", "trust", "-E", "UTF8", "--no-instructions"],
+            &[
+                "-D",
+                &data_dir,
+                "-U",
+                DB_USER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+            ],
         )
     }
 
@@ -107,16 +141,30 @@ impl EmbeddedPostgres {
             self.socket_dir.display()
         );
         info!(dir = %data_dir, "starting embedded postgres");
-        self.run("pg_ctl start", "pg_ctl", &["start", "-D", &data_dir, "-l", &log, "-w", "-o", &options])
+        self.run(
+            "pg_ctl start",
+            "pg_ctl",
+            &["start", "-D", &data_dir, "-l", &log, "-w", "-o", &options],
+        )
     }
 
     fn chown(&self, path: &Path) -> Result<(), EmbeddedError> {
-        let Some(user) = &self.run_as else { return Ok(()) };
-        std::os::unix::fs::chown(path, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
-            .map_err(|source| EmbeddedError::Io { path: path.to_owned(), source })?;
+        let Some(user) = &self.run_as else {
+            return Ok(());
+        };
+        std::os::unix::fs::chown(path, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(
+            |source| EmbeddedError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-            .map_err(|source| EmbeddedError::Io { path: path.to_owned(), source })
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
+            EmbeddedError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })
     }
 
     fn run(&self, what: &'static str, program: &str, args: &[&str]) -> Result<(), EmbeddedError> {
@@ -124,11 +172,14 @@ impl EmbeddedPostgres {
         let mut cmd = Command::new(self.bin_dir.join(program));
         cmd.args(args).env_remove("PGDATA").current_dir("/");
         if let Some(user) = &self.run_as {
-            cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw()).env("HOME", &user.dir);
+            cmd.uid(user.uid.as_raw())
+                .gid(user.gid.as_raw())
+                .env("HOME", &user.dir);
         }
-        let out = cmd
-            .output()
-            .map_err(|e| EmbeddedError::Command { what, detail: e.to_string() })?;
+        let out = cmd.output().map_err(|e| EmbeddedError::Command {
+            what,
+            detail: e.to_string(),
+        })?;
         if out.status.success() {
             return Ok(());
         }
@@ -152,11 +203,15 @@ impl Drop for EmbeddedPostgres {
 /// by that user.
 fn check_traversable(dir: &Path, user: &nix::unistd::User) -> Result<(), EmbeddedError> {
     use std::os::unix::fs::MetadataExt;
-    let abs = std::fs::canonicalize(dir)
-        .map_err(|source| EmbeddedError::Io { path: dir.to_owned(), source })?;
+    let abs = std::fs::canonicalize(dir).map_err(|source| EmbeddedError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     for ancestor in abs.ancestors().skip(1) {
-        let meta = std::fs::metadata(ancestor)
-            .map_err(|source| EmbeddedError::Io { path: ancestor.to_owned(), source })?;
+        let meta = std::fs::metadata(ancestor).map_err(|source| EmbeddedError::Io {
+            path: ancestor.to_owned(),
+            source,
+        })?;
         let mode = meta.mode() & 0o7777;
         if mode & 0o001 == 0 && meta.uid() != user.uid.as_raw() {
             return Err(EmbeddedError::NotTraversable {

@@ -17,11 +17,16 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?.log_statements(tracing::log::LevelFilter::Debug);
     create_database_if_missing(&options).await?;
-    PgPoolOptions::new().max_connections(16).connect_with(options).await
+    PgPoolOptions::new()
+        .max_connections(16)
+        .connect_with(options)
+        .await
 }
 
 async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), sqlx::Error> {
-    let Some(name) = options.get_database().map(str::to_owned) else { return Ok(()) };
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
     let mut admin = options.clone().database("postgres").connect().await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
@@ -48,7 +53,9 @@ impl PageRequest {
     pub fn from_query(q: &api_types::ListQuery) -> Result<Self, crate::error::ApiError> {
         let limit = i64::from(q.limit.unwrap_or(100));
         if !(1..=500).contains(&limit) {
-            return Err(crate::error::ApiError::Invalid("limit must be between 1 and 500".into()));
+            return Err(crate::error::ApiError::Invalid(
+                "limit must be between 1 and 500".into(),
+            ));
         }
         let after = match &q.cursor {
             None => None,
@@ -69,6 +76,9 @@ impl PageRequest {
         } else {
             None
         };
-        api_types::Page { data: rows, next_cursor }
+        api_types::Page {
+            data: rows,
+            next_cursor,
+        }
     }
 }

@@ -53,8 +53,11 @@ pub async fn list(db: &PgPool, page: &PageRequest) -> Result<Vec<Profile>, sqlx:
     let sql = format!(
         "SELECT {COLUMNS} FROM profiles WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
     );
-    let rows: Vec<Row> =
-        sqlx::query_as(&sql).bind(page.after).bind(page.limit + 1).fetch_all(db).await?;
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(page.after)
+        .bind(page.limit + 1)
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -78,6 +81,9 @@ pub async fn update(
 
 /// `true` when a row was deleted.
 pub async fn delete(db: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM profiles WHERE id = $1").bind(id).execute(db).await?;
+    let done = sqlx::query("DELETE FROM profiles WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }

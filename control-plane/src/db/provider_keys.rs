@@ -61,7 +61,9 @@ pub struct SealedSecret {
 
 pub async fn create(db: &PgPool, w: Write<'_>) -> Result<ProviderKey, sqlx::Error> {
     let Some(secret) = w.secret else {
-        return Err(sqlx::Error::Protocol("provider key created without a secret".into()));
+        return Err(sqlx::Error::Protocol(
+            "provider key created without a secret".into(),
+        ));
     };
     let sql = format!(
         "INSERT INTO provider_keys (id, name, provider, base_url, secret_encrypted, \
@@ -90,12 +92,19 @@ pub async fn list(db: &PgPool, page: &PageRequest) -> Result<Vec<ProviderKey>, s
         "SELECT {COLUMNS} FROM provider_keys WHERE ($1::uuid IS NULL OR id > $1) \
          ORDER BY id LIMIT $2"
     );
-    let rows: Vec<Row> =
-        sqlx::query_as(&sql).bind(page.after).bind(page.limit + 1).fetch_all(db).await?;
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(page.after)
+        .bind(page.limit + 1)
+        .fetch_all(db)
+        .await?;
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-pub async fn update(db: &PgPool, id: Uuid, w: Write<'_>) -> Result<Option<ProviderKey>, sqlx::Error> {
+pub async fn update(
+    db: &PgPool,
+    id: Uuid,
+    w: Write<'_>,
+) -> Result<Option<ProviderKey>, sqlx::Error> {
     let (ciphertext, last_four) = match w.secret {
         Some(s) => (Some(s.ciphertext), Some(s.last_four)),
         None => (None, None),
@@ -119,7 +128,10 @@ pub async fn update(db: &PgPool, id: Uuid, w: Write<'_>) -> Result<Option<Provid
 }
 
 pub async fn delete(db: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM provider_keys WHERE id = $1").bind(id).execute(db).await?;
+    let done = sqlx::query("DELETE FROM provider_keys WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -105,7 +105,10 @@ async fn fetch(
     id: Uuid,
 ) -> Result<Option<VirtualKey>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE v.id = $1 GROUP BY v.id");
-    let row: Option<Row> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    let row: Option<Row> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(row.map(Row::into_key))
 }
 
@@ -119,8 +122,11 @@ pub async fn list(db: &PgPool, page: &PageRequest) -> Result<Vec<VirtualKey>, sq
     let sql = format!(
         "{SELECT} WHERE ($1::uuid IS NULL OR v.id > $1) GROUP BY v.id ORDER BY v.id LIMIT $2"
     );
-    let rows: Vec<Row> =
-        sqlx::query_as(&sql).bind(page.after).bind(page.limit + 1).fetch_all(db).await?;
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(page.after)
+        .bind(page.limit + 1)
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().map(Row::into_key).collect())
 }
 
@@ -150,7 +156,10 @@ pub async fn update(
 }
 
 pub async fn delete(db: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM virtual_keys WHERE id = $1").bind(id).execute(db).await?;
+    let done = sqlx::query("DELETE FROM virtual_keys WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -171,13 +180,14 @@ pub struct ResolvedProviderKey {
 }
 
 pub async fn resolve(db: &PgPool, token_hash: &[u8]) -> Result<Option<Resolved>, sqlx::Error> {
-    let head: Option<(Uuid, Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT id, profile_id, expires_at FROM virtual_keys WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(db)
-    .await?;
-    let Some((id, profile_id, expires_at)) = head else { return Ok(None) };
+    let head: Option<(Uuid, Uuid, Option<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT id, profile_id, expires_at FROM virtual_keys WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(db)
+            .await?;
+    let Some((id, profile_id, expires_at)) = head else {
+        return Ok(None);
+    };
     let provider_keys: Vec<ResolvedProviderKey> = sqlx::query_as(
         "SELECT m.provider, k.id, k.secret_encrypted, k.base_url \
          FROM virtual_key_provider_keys m JOIN provider_keys k ON k.id = m.provider_key_id \
@@ -186,5 +196,10 @@ pub async fn resolve(db: &PgPool, token_hash: &[u8]) -> Result<Option<Resolved>,
     .bind(id)
     .fetch_all(db)
     .await?;
-    Ok(Some(Resolved { id, profile_id, expires_at, provider_keys }))
+    Ok(Some(Resolved {
+        id,
+        profile_id,
+        expires_at,
+        provider_keys,
+    }))
 }

@@ -16,8 +16,13 @@ pub async fn profile(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<ProfileConfig>, ApiError> {
-    let profile = db::profiles::get(&state.db, id).await?.ok_or(ApiError::NotFound("profile"))?;
-    Ok(ApiJson(ProfileConfig { id: profile.id, name: profile.name }))
+    let profile = db::profiles::get(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("profile"))?;
+    Ok(ApiJson(ProfileConfig {
+        id: profile.id,
+        name: profile.name,
+    }))
 }
 
 /// A virtual key by the hex SHA-256 of its token, with its provider secrets decrypted.
@@ -30,15 +35,26 @@ pub async fn virtual_key(
         .ok()
         .filter(|h| h.len() == 32)
         .ok_or_else(|| ApiError::Invalid("token_sha256 must be 64 hex characters".into()))?;
-    let resolved =
-        db::virtual_keys::resolve(&state.db, &hash).await?.ok_or(ApiError::NotFound("virtual key"))?;
+    let resolved = db::virtual_keys::resolve(&state.db, &hash)
+        .await?
+        .ok_or(ApiError::NotFound("virtual key"))?;
     let mut provider_keys = std::collections::BTreeMap::new();
     for key in resolved.provider_keys {
-        let Ok(provider) = key.provider.parse() else { continue };
-        let secret =
-            state.secrets.open(&key.secret_encrypted).map_err(|e| ApiError::Internal(e.to_string()))?;
-        provider_keys
-            .insert(provider, ProviderKeyConfig { id: key.id, secret, base_url: key.base_url });
+        let Ok(provider) = key.provider.parse() else {
+            continue;
+        };
+        let secret = state
+            .secrets
+            .open(&key.secret_encrypted)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        provider_keys.insert(
+            provider,
+            ProviderKeyConfig {
+                id: key.id,
+                secret,
+                base_url: key.base_url,
+            },
+        );
     }
     Ok(ApiJson(VirtualKeyConfig {
         id: resolved.id,

@@ -5,8 +5,8 @@ pub mod health;
 pub mod internal;
 pub mod profiles;
 pub mod provider_keys;
-pub mod virtual_keys;
 mod validate;
+pub mod virtual_keys;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -23,17 +23,29 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/profiles", get(profiles::list).post(profiles::create))
         .route(
             "/profiles/{id}",
-            get(profiles::read).put(profiles::update).delete(profiles::delete),
+            get(profiles::read)
+                .put(profiles::update)
+                .delete(profiles::delete),
         )
-        .route("/provider-keys", get(provider_keys::list).post(provider_keys::create))
+        .route(
+            "/provider-keys",
+            get(provider_keys::list).post(provider_keys::create),
+        )
         .route(
             "/provider-keys/{id}",
-            get(provider_keys::read).put(provider_keys::update).delete(provider_keys::delete),
+            get(provider_keys::read)
+                .put(provider_keys::update)
+                .delete(provider_keys::delete),
         )
-        .route("/virtual-keys", get(virtual_keys::list).post(virtual_keys::create))
+        .route(
+            "/virtual-keys",
+            get(virtual_keys::list).post(virtual_keys::create),
+        )
         .route(
             "/virtual-keys/{id}",
-            get(virtual_keys::read).put(virtual_keys::update).delete(virtual_keys::delete),
+            get(virtual_keys::read)
+                .put(virtual_keys::update)
+                .delete(virtual_keys::delete),
         );
     let internal = Router::new()
         .route("/profiles/{id}", get(internal::profile))
@@ -43,7 +55,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .nest("/internal/v1", internal)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(ApiDoc::openapi()) }),
+        )
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

@@ -27,7 +27,9 @@ pub async fn create(
     ApiJson(input): ApiJson<ProfileInput>,
 ) -> Result<(StatusCode, ApiJson<Profile>), ApiError> {
     check(&input)?;
-    let profile = db::profiles::create(&state.db, &input).await.map_err(|e| conflict_or(e, WHAT))?;
+    let profile = db::profiles::create(&state.db, &input)
+        .await
+        .map_err(|e| conflict_or(e, WHAT))?;
     Ok((StatusCode::CREATED, ApiJson(profile)))
 }
 
@@ -41,7 +43,10 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<Profile>, ApiError> {
-    db::profiles::get(&state.db, id).await?.map(ApiJson).ok_or(ApiError::NotFound(WHAT))
+    db::profiles::get(&state.db, id)
+        .await?
+        .map(ApiJson)
+        .ok_or(ApiError::NotFound(WHAT))
 }
 
 /// List profiles, ordered by id.

@@ -17,9 +17,15 @@ const WHAT: &str = "provider key";
 
 fn seal(state: &AppState, secret: &str) -> Result<SealedSecret, ApiError> {
     validate::secret(secret)?;
-    let ciphertext = state.secrets.seal(secret).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ciphertext = state
+        .secrets
+        .seal(secret)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let skip = secret.chars().count().saturating_sub(4);
-    Ok(SealedSecret { ciphertext, last_four: secret.chars().skip(skip).collect() })
+    Ok(SealedSecret {
+        ciphertext,
+        last_four: secret.chars().skip(skip).collect(),
+    })
 }
 
 fn check(name: &str, base_url: Option<&str>) -> Result<(), ApiError> {
@@ -45,7 +51,9 @@ pub async fn create(
         base_url: input.base_url.as_deref(),
         secret: Some(seal(&state, &input.secret)?),
     };
-    let key = db::provider_keys::create(&state.db, write).await.map_err(|e| conflict_or(e, WHAT))?;
+    let key = db::provider_keys::create(&state.db, write)
+        .await
+        .map_err(|e| conflict_or(e, WHAT))?;
     Ok((StatusCode::CREATED, ApiJson(key)))
 }
 
@@ -59,7 +67,10 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<ProviderKey>, ApiError> {
-    db::provider_keys::get(&state.db, id).await?.map(ApiJson).ok_or(ApiError::NotFound(WHAT))
+    db::provider_keys::get(&state.db, id)
+        .await?
+        .map(ApiJson)
+        .ok_or(ApiError::NotFound(WHAT))
 }
 
 /// List provider keys, ordered by id.
@@ -91,7 +102,11 @@ pub async fn update(
         name: &input.name,
         provider: input.provider,
         base_url: input.base_url.as_deref(),
-        secret: input.secret.as_deref().map(|s| seal(&state, s)).transpose()?,
+        secret: input
+            .secret
+            .as_deref()
+            .map(|s| seal(&state, s))
+            .transpose()?,
     };
     db::provider_keys::update(&state.db, id, write)
         .await
@@ -110,7 +125,10 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    if db::provider_keys::delete(&state.db, id).await.map_err(|e| conflict_or(e, WHAT))? {
+    if db::provider_keys::delete(&state.db, id)
+        .await
+        .map_err(|e| conflict_or(e, WHAT))?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(WHAT))

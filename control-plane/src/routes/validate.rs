@@ -47,7 +47,12 @@ mod tests {
     fn base_urls() {
         base_url("https://api.openai.com/v1").unwrap();
         base_url("http://127.0.0.1:8081").unwrap();
-        for bad in ["ftp://x", "not a url", "https://a/b?c=d", "https://u:p@host/"] {
+        for bad in [
+            "ftp://x",
+            "not a url",
+            "https://a/b?c=d",
+            "https://u:p@host/",
+        ] {
             assert!(base_url(bad).is_err(), "{bad}");
         }
     }

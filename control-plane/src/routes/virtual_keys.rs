@@ -21,8 +21,14 @@ const WHAT: &str = "virtual key";
 /// belongs to the provider it is mapped under.
 async fn check(state: &AppState, input: &VirtualKeyInput) -> Result<(), ApiError> {
     validate::name(&input.name)?;
-    if db::profiles::get(&state.db, input.profile_id).await?.is_none() {
-        return Err(ApiError::Invalid(format!("profile {} does not exist", input.profile_id)));
+    if db::profiles::get(&state.db, input.profile_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::Invalid(format!(
+            "profile {} does not exist",
+            input.profile_id
+        )));
     }
     let ids: Vec<Uuid> = input.provider_keys.values().copied().collect();
     let found = db::provider_keys::providers_of(&state.db, &ids).await?;
@@ -60,7 +66,10 @@ pub async fn create(
     let key = db::virtual_keys::create(&state.db, &input, &hash_token(&token), &prefix)
         .await
         .map_err(|e| conflict_or(e, WHAT))?;
-    Ok((StatusCode::CREATED, ApiJson(VirtualKeyCreated { key, token })))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(VirtualKeyCreated { key, token }),
+    ))
 }
 
 /// Read a virtual key (without its token).
@@ -73,7 +82,10 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<VirtualKey>, ApiError> {
-    db::virtual_keys::get(&state.db, id).await?.map(ApiJson).ok_or(ApiError::NotFound(WHAT))
+    db::virtual_keys::get(&state.db, id)
+        .await?
+        .map(ApiJson)
+        .ok_or(ApiError::NotFound(WHAT))
 }
 
 /// List virtual keys, ordered by id.

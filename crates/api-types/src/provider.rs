@@ -122,6 +122,9 @@ mod tests {
     #[test]
     fn unknown_provider_lists_the_known_ones() {
         let err = "opneai".parse::<Provider>().unwrap_err().to_string();
-        assert!(err.contains("`opneai`") && err.contains("openai, anthropic"), "{err}");
+        assert!(
+            err.contains("`opneai`") && err.contains("openai, anthropic"),
+            "{err}"
+        );
     }
 }

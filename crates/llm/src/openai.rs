@@ -68,12 +68,19 @@ struct ErrorDetail<'a> {
 /// An OpenAI error body: `{"error":{"message","type","param","code"}}`.
 pub fn error_body(message: &str, error_type: ErrorType, code: &str) -> Bytes {
     let envelope = ErrorEnvelope {
-        error: ErrorDetail { message, type_: error_type.as_str(), param: None, code },
+        error: ErrorDetail {
+            message,
+            type_: error_type.as_str(),
+            param: None,
+            code,
+        },
     };
     // Serializing a struct of strings cannot fail; fall back to a fixed body regardless.
-    serde_json::to_vec(&envelope).map(Bytes::from).unwrap_or_else(|_| {
-        Bytes::from_static(br#"{"error":{"message":"internal error","type":"server_error"}}"#)
-    })
+    serde_json::to_vec(&envelope)
+        .map(Bytes::from)
+        .unwrap_or_else(|_| {
+            Bytes::from_static(br#"{"error":{"message":"internal error","type":"server_error"}}"#)
+        })
 }
 
 #[cfg(test)]
@@ -86,14 +93,29 @@ mod tests {
             br#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
         )
         .unwrap();
-        assert_eq!(peek, ChatRequestPeek { model: "gpt-4o".into(), stream: Some(true) });
+        assert_eq!(
+            peek,
+            ChatRequestPeek {
+                model: "gpt-4o".into(),
+                stream: Some(true)
+            }
+        );
     }
 
     #[test]
     fn peek_tells_malformed_json_from_a_wrong_shape() {
-        assert!(matches!(peek_chat_request(b"{\"model\":"), Err(RequestError::MalformedJson(_))));
-        assert!(matches!(peek_chat_request(b"[1,2]"), Err(RequestError::InvalidShape(_))));
-        assert!(matches!(peek_chat_request(b"{\"model\":7}"), Err(RequestError::InvalidShape(_))));
+        assert!(matches!(
+            peek_chat_request(b"{\"model\":"),
+            Err(RequestError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            peek_chat_request(b"[1,2]"),
+            Err(RequestError::InvalidShape(_))
+        ));
+        assert!(matches!(
+            peek_chat_request(b"{\"model\":7}"),
+            Err(RequestError::InvalidShape(_))
+        ));
     }
 
     #[test]

@@ -47,15 +47,23 @@ pub fn parse(path: &str) -> Result<Route<'_>, RouteError> {
     if profile.is_empty() {
         return Err(not_a_route());
     }
-    let provider: Provider =
-        provider.parse().map_err(|_| RouteError::UnknownProvider(provider.to_owned()))?;
+    let provider: Provider = provider
+        .parse()
+        .map_err(|_| RouteError::UnknownProvider(provider.to_owned()))?;
     let endpoint = match (provider, endpoint) {
         (Provider::Openai, "chat/completions") => Endpoint::ChatCompletions,
         _ => {
-            return Err(RouteError::UnknownEndpoint { provider, path: format!("/{endpoint}") })
+            return Err(RouteError::UnknownEndpoint {
+                provider,
+                path: format!("/{endpoint}"),
+            })
         }
     };
-    Ok(Route { provider, profile, endpoint })
+    Ok(Route {
+        provider,
+        profile,
+        endpoint,
+    })
 }
 
 #[cfg(test)]
@@ -65,15 +73,31 @@ mod tests {
     #[test]
     fn openai_chat_completions() {
         let r = parse("/v1/openai/3f1c/chat/completions").unwrap();
-        assert_eq!(r, Route { provider: Provider::Openai, profile: "3f1c", endpoint: Endpoint::ChatCompletions });
+        assert_eq!(
+            r,
+            Route {
+                provider: Provider::Openai,
+                profile: "3f1c",
+                endpoint: Endpoint::ChatCompletions
+            }
+        );
         assert_eq!(r.endpoint.upstream_path(), "/chat/completions");
     }
 
     #[test]
     fn errors_say_what_is_wrong() {
         assert!(matches!(parse("/healthz"), Err(RouteError::NotARoute(_))));
-        assert!(matches!(parse("/v1/openai//chat/completions"), Err(RouteError::NotARoute(_))));
-        assert_eq!(parse("/v1/foo/p/chat/completions"), Err(RouteError::UnknownProvider("foo".into())));
-        assert!(matches!(parse("/v1/openai/p/nope"), Err(RouteError::UnknownEndpoint { .. })));
+        assert!(matches!(
+            parse("/v1/openai//chat/completions"),
+            Err(RouteError::NotARoute(_))
+        ));
+        assert_eq!(
+            parse("/v1/foo/p/chat/completions"),
+            Err(RouteError::UnknownProvider("foo".into()))
+        );
+        assert!(matches!(
+            parse("/v1/openai/p/nope"),
+            Err(RouteError::UnknownEndpoint { .. })
+        ));
     }
 }

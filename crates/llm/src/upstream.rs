@@ -27,7 +27,10 @@ pub fn default_base_url(provider: Provider) -> &'static str {
 
 /// The environment variable overriding a provider's base URL (`GATEHOUSE_OPENAI_BASE_URL`).
 pub fn base_url_env(provider: Provider) -> String {
-    format!("GATEHOUSE_{}_BASE_URL", provider.as_str().to_ascii_uppercase())
+    format!(
+        "GATEHOUSE_{}_BASE_URL",
+        provider.as_str().to_ascii_uppercase()
+    )
 }
 
 /// A base URL split into what the proxy needs to dial and rewrite.
@@ -51,7 +54,10 @@ pub struct BaseUrlError {
 impl BaseUrl {
     /// Parses `http(s)://host[:port][/path]`.
     pub fn parse(url: &str) -> Result<Self, BaseUrlError> {
-        let err = |reason| BaseUrlError { url: url.to_owned(), reason };
+        let err = |reason| BaseUrlError {
+            url: url.to_owned(),
+            reason,
+        };
         let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("http://") {
@@ -67,23 +73,38 @@ impl BaseUrl {
             None => (rest, ""),
         };
         let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-                (host, port.parse::<u16>().map_err(|_| err("port is not a number"))?)
-            }
+            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => (
+                host,
+                port.parse::<u16>()
+                    .map_err(|_| err("port is not a number"))?,
+            ),
             _ => (authority, if tls { 443 } else { 80 }),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(err("host is empty"));
         }
-        Ok(Self { tls, host: host.to_owned(), port, path: path.trim_end_matches('/').to_owned() })
+        Ok(Self {
+            tls,
+            host: host.to_owned(),
+            port,
+            path: path.trim_end_matches('/').to_owned(),
+        })
     }
 
     /// The `Host` header value.
     pub fn authority(&self) -> String {
         let default_port = if self.tls { 443 } else { 80 };
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == default_port { host } else { format!("{host}:{}", self.port) }
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default_port {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
     }
 }
 
@@ -94,10 +115,21 @@ mod tests {
     #[test]
     fn parses_defaults_and_overrides() {
         let openai = BaseUrl::parse(default_base_url(Provider::Openai)).unwrap();
-        assert_eq!(openai, BaseUrl { tls: true, host: "api.openai.com".into(), port: 443, path: "/v1".into() });
+        assert_eq!(
+            openai,
+            BaseUrl {
+                tls: true,
+                host: "api.openai.com".into(),
+                port: 443,
+                path: "/v1".into()
+            }
+        );
         assert_eq!(openai.authority(), "api.openai.com");
         let local = BaseUrl::parse("http://127.0.0.1:8081/v1/").unwrap();
-        assert_eq!((local.tls, local.port, local.path.as_str()), (false, 8081, "/v1"));
+        assert_eq!(
+            (local.tls, local.port, local.path.as_str()),
+            (false, 8081, "/v1")
+        );
         assert_eq!(local.authority(), "127.0.0.1:8081");
         let v6 = BaseUrl::parse("http://[::1]:9/x").unwrap();
         assert_eq!((v6.host.as_str(), v6.port), ("::1", 9));
@@ -113,7 +145,13 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_dial() {
-        for bad in ["ftp://x", "https://", "http://h:port", "https://u@h/", "https://h/?q"] {
+        for bad in [
+            "ftp://x",
+            "https://",
+            "http://h:port",
+            "https://u@h/",
+            "https://h/?q",
+        ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -32,7 +32,11 @@ pub struct MockConfig {
 
 impl Default for MockConfig {
     fn default() -> Self {
-        Self { chunks: 12, chunk_delay: Duration::ZERO, latency: Duration::ZERO }
+        Self {
+            chunks: 12,
+            chunk_delay: Duration::ZERO,
+            latency: Duration::ZERO,
+        }
     }
 }
 

@@ -19,7 +19,9 @@ pub struct RecordedRequest {
     pub path: String,
     /// The `Authorization` header exactly as received.
     pub authorization: Option<String>,
+    /// The body as JSON; `null` when it did not parse.
     pub body: serde_json::Value,
+    pub body_bytes: usize,
     /// Unix time (seconds) when the request arrived.
     pub received_at: f64,
     /// Unix time (seconds) when the last byte of the response body was produced.
@@ -35,7 +37,9 @@ pub struct Recorder {
 
 impl Recorder {
     fn lock(&self) -> MutexGuard<'_, VecDeque<RecordedRequest>> {
-        self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn push(&self, request: RecordedRequest) {

@@ -38,18 +38,27 @@ impl Schemas {
 
 /// A validator for `#/components/schemas/{name}`, resolving `$ref`s inside the document.
 fn compile(document: &Value, name: &str) -> Result<Validator, SpecError> {
-    if document.pointer(&format!("/components/schemas/{name}")).is_none() {
+    if document
+        .pointer(&format!("/components/schemas/{name}"))
+        .is_none()
+    {
         return Err(SpecError::MissingSchema(name.to_owned()));
     }
     let mut root = serde_json::Map::new();
-    root.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());
+    root.insert(
+        "$schema".into(),
+        "https://json-schema.org/draft/2020-12/schema".into(),
+    );
     root.insert("$ref".into(), format!("#/components/schemas/{name}").into());
     if let Some(components) = document.get("components") {
         root.insert("components".into(), components.clone());
     }
     jsonschema::options()
         .build(&Value::Object(root))
-        .map_err(|e| SpecError::Compile { name: name.to_owned(), message: e.to_string() })
+        .map_err(|e| SpecError::Compile {
+            name: name.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// The document has integers beyond i64 (`seed`'s bounds) that no YAML-to-JSON path
@@ -58,7 +67,9 @@ fn huge_integers_as_floats(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
-        let value = body.rsplit_once(": ").map(|(_, v)| v.trim_start_matches('-'));
+        let value = body
+            .rsplit_once(": ")
+            .map(|(_, v)| v.trim_start_matches('-'));
         let huge = value.is_some_and(|v| v.len() > 18 && v.bytes().all(|b| b.is_ascii_digit()));
         out.push_str(body);
         if huge {
@@ -107,11 +118,19 @@ mod tests {
         let ok = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
                         "stream": true, "stream_options": {"include_usage": true}});
         assert!(violations(v, &ok).is_empty(), "{:?}", violations(v, &ok));
-        assert!(!violations(v, &json!({"model": "gpt-4o"})).is_empty(), "messages is required");
+        assert!(
+            !violations(v, &json!({"model": "gpt-4o"})).is_empty(),
+            "messages is required"
+        );
         let bad_role = json!({"model": "m", "messages": [{"role": "wizard", "content": "x"}]});
         assert!(!violations(v, &bad_role).is_empty());
-        let null_seed = json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "seed": null});
-        assert!(violations(v, &null_seed).is_empty(), "{:?}", violations(v, &null_seed));
+        let null_seed =
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "seed": null});
+        assert!(
+            violations(v, &null_seed).is_empty(),
+            "{:?}",
+            violations(v, &null_seed)
+        );
         let bad_temp = json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"});
         assert!(!violations(v, &bad_temp).is_empty());
     }

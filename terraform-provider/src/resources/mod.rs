@@ -55,7 +55,10 @@ pub struct RestResource<O> {
 
 impl<O> RestResource<O> {
     pub fn new(api: SharedApi) -> Self {
-        Self { api, object: PhantomData }
+        Self {
+            api,
+            object: PhantomData,
+        }
     }
 
     fn api(&self, diags: &mut Diagnostics) -> Option<&Api> {
@@ -74,12 +77,26 @@ pub fn attribute(
     sensitive: bool,
     description: &str,
 ) -> Attribute {
-    Attribute { attr_type, description: Description::markdown(description), constraint, sensitive, deprecated: false }
+    Attribute {
+        attr_type,
+        description: Description::markdown(description),
+        constraint,
+        sensitive,
+        deprecated: false,
+    }
 }
 
 /// The computed `id` attribute every resource has.
 pub fn id_attribute() -> (String, Attribute) {
-    ("id".to_owned(), attribute(AttributeType::String, AttributeConstraint::Computed, false, "Identifier assigned by Gatehouse."))
+    (
+        "id".to_owned(),
+        attribute(
+            AttributeType::String,
+            AttributeConstraint::Computed,
+            false,
+            "Identifier assigned by Gatehouse.",
+        ),
+    )
 }
 
 fn item_path<O: RestObject>(id: &str) -> String {
@@ -115,7 +132,10 @@ impl<O: RestObject> Resource for RestResource<O> {
             Some(api) => api,
             None => return Some((state, private_state)),
         };
-        match api.call::<O::Model>(Method::GET, &item_path::<O>(&id), None::<&()>).await {
+        match api
+            .call::<O::Model>(Method::GET, &item_path::<O>(&id), None::<&()>)
+            .await
+        {
             Ok(Some(model)) => Some((O::from_model(model, &state), private_state)),
             // Deleted outside Terraform: drop it from state so the plan recreates it.
             Ok(None) => None,
@@ -172,7 +192,10 @@ impl<O: RestObject> Resource for RestResource<O> {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let api = self.api(diags)?;
         let body = O::body(&planned_state);
-        match api.call::<O::Created>(Method::POST, O::PATH, Some(&body)).await {
+        match api
+            .call::<O::Created>(Method::POST, O::PATH, Some(&body))
+            .await
+        {
             Ok(Some(created)) => Some((O::from_created(created, &planned_state), private_state)),
             Ok(None) => {
                 diags.root_error_short(format!("Creating {}: the API answered 404", O::NAME));
@@ -197,7 +220,10 @@ impl<O: RestObject> Resource for RestResource<O> {
         let api = self.api(diags)?;
         let id = O::id(&prior_state)?;
         let body = O::body(&planned_state);
-        match api.call::<O::Model>(Method::PUT, &item_path::<O>(&id), Some(&body)).await {
+        match api
+            .call::<O::Model>(Method::PUT, &item_path::<O>(&id), Some(&body))
+            .await
+        {
             Ok(Some(model)) => Some((O::from_model(model, &planned_state), private_state)),
             Ok(None) => {
                 diags.root_error(
@@ -223,7 +249,10 @@ impl<O: RestObject> Resource for RestResource<O> {
         let api = self.api(diags)?;
         let id = O::id(&state)?;
         // 404: already gone, which is what destroy wants.
-        match api.call::<serde_json::Value>(Method::DELETE, &item_path::<O>(&id), None::<&()>).await {
+        match api
+            .call::<serde_json::Value>(Method::DELETE, &item_path::<O>(&id), None::<&()>)
+            .await
+        {
             Ok(_) => Some(()),
             Err(e) => {
                 e.report(diags, &format!("Deleting {} {id}", O::NAME));

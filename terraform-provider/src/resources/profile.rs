@@ -2,7 +2,9 @@
 
 use api_types::{Profile, ProfileInput};
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{AttributeConstraint as C, AttributeType as T, Block, Description, Schema};
+use tf_provider::schema::{
+    AttributeConstraint as C, AttributeType as T, Block, Description, Schema,
+};
 use tf_provider::value::ValueString;
 use tf_provider::{AttributePath, Diagnostics};
 
@@ -25,14 +27,20 @@ pub fn validate_name(diags: &mut Diagnostics, name: &ValueString<'_>) {
     if let ValueString::Value(name) = name {
         let len = name.chars().count();
         if len == 0 || len > 128 || name.chars().any(char::is_control) {
-            diags.error_short("name must be 1–128 characters without control characters", AttributePath::new("name"));
+            diags.error_short(
+                "name must be 1–128 characters without control characters",
+                AttributePath::new("name"),
+            );
         }
     }
 }
 
 /// The string of a known value, or empty (the API rejects it with a clear message).
 pub fn known(value: &ValueString<'_>) -> String {
-    value.as_ref_option().map(|s| s.to_string()).unwrap_or_default()
+    value
+        .as_ref_option()
+        .map(|s| s.to_string())
+        .unwrap_or_default()
 }
 
 impl RestObject for ProfileObject {
@@ -71,7 +79,10 @@ impl RestObject for ProfileObject {
     }
 
     fn imported<'a>(id: String) -> ProfileState<'a> {
-        ProfileState { id: ValueString::from(id), ..Default::default() }
+        ProfileState {
+            id: ValueString::from(id),
+            ..Default::default()
+        }
     }
 
     fn plan(planned: &mut ProfileState<'_>, prior: Option<&ProfileState<'_>>) {

@@ -4,7 +4,9 @@
 
 use api_types::{Provider, ProviderKey};
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{AttributeConstraint as C, AttributeType as T, Block, Description, Schema};
+use tf_provider::schema::{
+    AttributeConstraint as C, AttributeType as T, Block, Description, Schema,
+};
 use tf_provider::value::ValueString;
 use tf_provider::{AttributePath, Diagnostics};
 
@@ -88,12 +90,18 @@ impl RestObject for ProviderKeyObject {
         }
         if let ValueString::Value(s) = &config.secret {
             if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
-                diags.error_short("secret must be visible ASCII characters without spaces", AttributePath::new("secret"));
+                diags.error_short(
+                    "secret must be visible ASCII characters without spaces",
+                    AttributePath::new("secret"),
+                );
             }
         }
         if let ValueString::Value(url) = &config.base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                diags.error_short("base_url must start with http:// or https://", AttributePath::new("base_url"));
+                diags.error_short(
+                    "base_url must start with http:// or https://",
+                    AttributePath::new("base_url"),
+                );
             }
         }
     }
@@ -103,7 +111,10 @@ impl RestObject for ProviderKeyObject {
     }
 
     fn imported<'a>(id: String) -> ProviderKeyState<'a> {
-        ProviderKeyState { id: ValueString::from(id), ..Default::default() }
+        ProviderKeyState {
+            id: ValueString::from(id),
+            ..Default::default()
+        }
     }
 
     fn plan(planned: &mut ProviderKeyState<'_>, prior: Option<&ProviderKeyState<'_>>) {
@@ -151,7 +162,10 @@ impl RestObject for ProviderKeyObject {
         }
     }
 
-    fn from_created<'a>(created: ProviderKey, planned: &ProviderKeyState<'a>) -> ProviderKeyState<'a>
+    fn from_created<'a>(
+        created: ProviderKey,
+        planned: &ProviderKeyState<'a>,
+    ) -> ProviderKeyState<'a>
     where
         'a: 'a,
     {
@@ -165,7 +179,10 @@ mod tests {
 
     #[test]
     fn a_secret_replaced_outside_terraform_shows_as_drift() {
-        let prior = ProviderKeyState { secret: ValueString::from("sk-abcd1234"), ..Default::default() };
+        let prior = ProviderKeyState {
+            secret: ValueString::from("sk-abcd1234"),
+            ..Default::default()
+        };
         let mut model = ProviderKey {
             id: uuid::Uuid::nil(),
             name: "k".into(),
@@ -175,8 +192,14 @@ mod tests {
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         };
-        assert_eq!(ProviderKeyObject::from_model(model.clone(), &prior).secret, prior.secret);
+        assert_eq!(
+            ProviderKeyObject::from_model(model.clone(), &prior).secret,
+            prior.secret
+        );
         model.secret_last_four = "9999".into();
-        assert_eq!(ProviderKeyObject::from_model(model, &prior).secret, ValueString::Null);
+        assert_eq!(
+            ProviderKeyObject::from_model(model, &prior).secret,
+            ValueString::Null
+        );
     }
 }

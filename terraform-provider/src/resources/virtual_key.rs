@@ -1,12 +1,14 @@
 //! `gatehouse_virtual_key`: a `gh_vk_…` token handed to applications. The token is
 //! returned once, at creation, and kept (sensitive) in state; it cannot be imported.
 
-use std::collections::BTreeMap;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use api_types::{VirtualKey, VirtualKeyCreated};
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{AttributeConstraint as C, AttributeType as T, Block, Description, Schema};
+use tf_provider::schema::{
+    AttributeConstraint as C, AttributeType as T, Block, Description, Schema,
+};
 use tf_provider::value::{ValueMap, ValueString};
 use tf_provider::{AttributePath, Diagnostics};
 
@@ -44,7 +46,9 @@ pub struct VirtualKeyBody {
 }
 
 fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 impl RestObject for VirtualKeyObject {
@@ -82,7 +86,10 @@ impl RestObject for VirtualKeyObject {
         validate_name(diags, &config.name);
         if let ValueString::Value(id) = &config.profile_id {
             if uuid::Uuid::parse_str(id).is_err() {
-                diags.error_short("profile_id must be a profile id (UUID)", AttributePath::new("profile_id"));
+                diags.error_short(
+                    "profile_id must be a profile id (UUID)",
+                    AttributePath::new("profile_id"),
+                );
             }
         }
         if let ValueMap::Value(map) = &config.provider_keys {
@@ -98,7 +105,10 @@ impl RestObject for VirtualKeyObject {
         }
         if let ValueString::Value(at) = &config.expires_at {
             if parse_time(at).is_none() {
-                diags.error_short("expires_at must be an RFC 3339 time, e.g. 2030-01-31T00:00:00Z", AttributePath::new("expires_at"));
+                diags.error_short(
+                    "expires_at must be an RFC 3339 time, e.g. 2030-01-31T00:00:00Z",
+                    AttributePath::new("expires_at"),
+                );
             }
         }
     }
@@ -108,7 +118,10 @@ impl RestObject for VirtualKeyObject {
     }
 
     fn imported<'a>(id: String) -> VirtualKeyState<'a> {
-        VirtualKeyState { id: ValueString::from(id), ..Default::default() }
+        VirtualKeyState {
+            id: ValueString::from(id),
+            ..Default::default()
+        }
     }
 
     fn plan(planned: &mut VirtualKeyState<'_>, prior: Option<&VirtualKeyState<'_>>) {
@@ -138,8 +151,12 @@ impl RestObject for VirtualKeyObject {
     {
         // Keep the configured spelling of an unchanged expiry (`+00:00` vs `Z`).
         let expires_at = match (model.expires_at, prior.expires_at.as_ref_option()) {
-            (Some(at), Some(written)) if parse_time(written) == Some(at) => prior.expires_at.clone(),
-            (Some(at), _) => ValueString::from(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            (Some(at), Some(written)) if parse_time(written) == Some(at) => {
+                prior.expires_at.clone()
+            }
+            (Some(at), _) => {
+                ValueString::from(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            }
             (None, _) => ValueString::Null,
         };
         // An empty map reads back as null when the configuration left it out.
@@ -150,7 +167,12 @@ impl RestObject for VirtualKeyObject {
                 model
                     .provider_keys
                     .into_iter()
-                    .map(|(p, id)| (Cow::Owned(p.as_str().to_owned()), ValueString::from(id.to_string())))
+                    .map(|(p, id)| {
+                        (
+                            Cow::Owned(p.as_str().to_owned()),
+                            ValueString::from(id.to_string()),
+                        )
+                    })
                     .collect(),
             )
         };
@@ -165,7 +187,10 @@ impl RestObject for VirtualKeyObject {
         }
     }
 
-    fn from_created<'a>(created: VirtualKeyCreated, planned: &VirtualKeyState<'a>) -> VirtualKeyState<'a>
+    fn from_created<'a>(
+        created: VirtualKeyCreated,
+        planned: &VirtualKeyState<'a>,
+    ) -> VirtualKeyState<'a>
     where
         'a: 'a,
     {
