@@ -1,6 +1,8 @@
 //! The REST API over a real Postgres (`GATEHOUSE_TEST_DATABASE_URL`, started by `make test`):
 //! each test gets its own database and an in-process server on an ephemeral port.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use clap::Parser;
 use control_plane::{app, prepare, Settings};
 use reqwest::{Client, StatusCode};

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make run`: builds, then starts the control plane (with an embedded Postgres unless
+# GATEHOUSE_DATABASE_URL is set), the data plane, and the mock provider as the OpenAI
+# upstream unless GATEHOUSE_OPENAI_BASE_URL is set. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}
+profile=${PROFILE:-dev}
+case "$profile" in dev) out=debug ;; *) out=$profile ;; esac
+bin="$CARGO_TARGET_DIR/$out"
+
+cargo build --locked --profile "$profile" -p control-plane -p data-plane -p mock-provider \
+  -p terraform-provider-gatehouse
+
+export GATEHOUSE_DATA_DIR=${GATEHOUSE_DATA_DIR:-$PWD/.gatehouse}
+mkdir -p "$GATEHOUSE_DATA_DIR"
+chmod 755 "$GATEHOUSE_DATA_DIR"
+
+# Keys generated on the first run are kept (mode 0600) so later runs reuse them.
+secrets="$GATEHOUSE_DATA_DIR/run.env"
+if [ ! -f "$secrets" ]; then
+  (umask 077 && {
+    echo "saved_admin_key=gh_admin_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "saved_internal_token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  } > "$secrets")
+fi
+# shellcheck source=/dev/null
+. "$secrets"
+export GATEHOUSE_ADMIN_API_KEY=${GATEHOUSE_ADMIN_API_KEY:-$saved_admin_key}
+export GATEHOUSE_INTERNAL_TOKEN=${GATEHOUSE_INTERNAL_TOKEN:-$saved_internal_token}
+export GATEHOUSE_API_ADDR=${GATEHOUSE_API_ADDR:-0.0.0.0:9000}
+export GATEHOUSE_PROXY_ADDR=${GATEHOUSE_PROXY_ADDR:-0.0.0.0:8080}
+api_port=${GATEHOUSE_API_ADDR##*:}
+proxy_port=${GATEHOUSE_PROXY_ADDR##*:}
+export GATEHOUSE_CONTROL_PLANE_URL=${GATEHOUSE_CONTROL_PLANE_URL:-http://127.0.0.1:$api_port}
+
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+wait_ready() {
+  for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  echo "run: $1 did not become ready" >&2
+  return 1
+}
+
+upstream="${GATEHOUSE_OPENAI_BASE_URL:-}"
+if [ -z "$upstream" ]; then
+  export MOCK_PROVIDER_ADDR=${MOCK_PROVIDER_ADDR:-127.0.0.1:8081}
+  "$bin/mock-provider" --chunk-delay-ms 20 & pids+=($!)
+  export GATEHOUSE_OPENAI_BASE_URL="http://$MOCK_PROVIDER_ADDR/v1"
+  upstream="$GATEHOUSE_OPENAI_BASE_URL (mock provider)"
+  wait_ready "http://$MOCK_PROVIDER_ADDR/healthz"
+fi
+
+"$bin/gatehouse-control-plane" & pids+=($!)
+wait_ready "http://127.0.0.1:$api_port/readyz"
+"$bin/gatehouse-data-plane" & pids+=($!)
+wait_ready "http://127.0.0.1:$proxy_port/readyz"
+
+cat <<BANNER
+
+  Gatehouse is running.
+    control plane (REST API)  http://localhost:$api_port/api/v1   (OpenAPI: /openapi.json)
+    data plane (LLM traffic)  http://localhost:$proxy_port/v1/{provider}/{profile_id}/...
+    OpenAI upstream           $upstream
+    admin API key             $GATEHOUSE_ADMIN_API_KEY
+
+  Next: terraform-examples/quickstart (see README.md). Ctrl-C stops everything.
+
+BANNER
+wait -n "${pids[@]}"
