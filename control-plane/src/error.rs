@@ -159,3 +159,12 @@ pub fn conflict_or(e: sqlx::Error, what: &str) -> ApiError {
     }
     ApiError::Database(e)
 }
+
+/// 204 when a delete removed the object, 404 when there was none.
+pub fn no_content_or_not_found(deleted: bool, what: &'static str) -> Result<StatusCode, ApiError> {
+    if deleted {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(what))
+    }
+}

@@ -19,14 +19,25 @@ async fn embedded_postgres_starts_serves_stops_and_restarts() {
     let db = control_plane::db::connect(&url).await.unwrap();
     let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&db).await.unwrap();
     assert_eq!(one, 1);
-    sqlx::query("CREATE TABLE kept (v int)").execute(&db).await.unwrap();
+    sqlx::query("CREATE TABLE kept (v int)")
+        .execute(&db)
+        .await
+        .unwrap();
     db.close().await;
     pg.stop();
-    assert!(control_plane::db::connect(&url).await.is_err(), "stopped means stopped");
+    assert!(
+        control_plane::db::connect(&url).await.is_err(),
+        "stopped means stopped"
+    );
 
     let mut again = EmbeddedPostgres::start(dir.path(), None).unwrap();
-    let db = control_plane::db::connect(&again.url("gatehouse")).await.unwrap();
-    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM kept").fetch_one(&db).await.unwrap();
+    let db = control_plane::db::connect(&again.url("gatehouse"))
+        .await
+        .unwrap();
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM kept")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(kept, 0, "the table survived the restart");
     db.close().await;
     again.stop();

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::validate;
 use crate::auth::Admin;
 use crate::db::{self, PageRequest};
-use crate::error::{conflict_or, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{conflict_or, no_content_or_not_found, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 const WHAT: &str = "profile";
@@ -90,9 +90,5 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    if db::profiles::delete(&state.db, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(WHAT))
-    }
+    no_content_or_not_found(db::profiles::delete(&state.db, id).await?, WHAT)
 }

@@ -10,7 +10,7 @@ use super::validate;
 use crate::auth::Admin;
 use crate::db::provider_keys::{SealedSecret, Write};
 use crate::db::{self, PageRequest};
-use crate::error::{conflict_or, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{conflict_or, no_content_or_not_found, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 const WHAT: &str = "provider key";
@@ -125,12 +125,8 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    if db::provider_keys::delete(&state.db, id)
+    let deleted = db::provider_keys::delete(&state.db, id)
         .await
-        .map_err(|e| conflict_or(e, WHAT))?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(WHAT))
-    }
+        .map_err(|e| conflict_or(e, WHAT))?;
+    no_content_or_not_found(deleted, WHAT)
 }

@@ -12,7 +12,7 @@ use super::validate;
 use crate::auth::Admin;
 use crate::crypto::{hash_token, random_token};
 use crate::db::{self, PageRequest};
-use crate::error::{conflict_or, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{conflict_or, no_content_or_not_found, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 const WHAT: &str = "virtual key";
@@ -129,9 +129,5 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    if db::virtual_keys::delete(&state.db, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(WHAT))
-    }
+    no_content_or_not_found(db::virtual_keys::delete(&state.db, id).await?, WHAT)
 }

@@ -16,7 +16,7 @@ use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Descrip
 use tf_provider::value::ValueEmpty;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use crate::client::Api;
+use crate::client::{Api, ApiError};
 use crate::provider::SharedApi;
 
 /// What one REST-backed resource type defines.
@@ -97,6 +97,26 @@ pub fn id_attribute() -> (String, Attribute) {
             "Identifier assigned by Gatehouse.",
         ),
     )
+}
+
+/// The object a call must return; a 404 or an error becomes a diagnostic.
+fn required<T>(
+    diags: &mut Diagnostics,
+    result: Result<Option<T>, ApiError>,
+    action: &str,
+    missing: &str,
+) -> Option<T> {
+    match result {
+        Ok(Some(value)) => Some(value),
+        Ok(None) => {
+            diags.root_error(format!("{action}: not found"), missing.to_owned());
+            None
+        }
+        Err(e) => {
+            e.report(diags, action);
+            None
+        }
+    }
 }
 
 fn item_path<O: RestObject>(id: &str) -> String {
@@ -192,20 +212,12 @@ impl<O: RestObject> Resource for RestResource<O> {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let api = self.api(diags)?;
         let body = O::body(&planned_state);
-        match api
+        let result = api
             .call::<O::Created>(Method::POST, O::PATH, Some(&body))
-            .await
-        {
-            Ok(Some(created)) => Some((O::from_created(created, &planned_state), private_state)),
-            Ok(None) => {
-                diags.root_error_short(format!("Creating {}: the API answered 404", O::NAME));
-                None
-            }
-            Err(e) => {
-                e.report(diags, &format!("Creating {}", O::NAME));
-                None
-            }
-        }
+            .await;
+        let action = format!("Creating {}", O::NAME);
+        let created = required(diags, result, &action, "the API answered 404")?;
+        Some((O::from_created(created, &planned_state), private_state))
     }
 
     async fn update<'a>(
@@ -220,23 +232,14 @@ impl<O: RestObject> Resource for RestResource<O> {
         let api = self.api(diags)?;
         let id = O::id(&prior_state)?;
         let body = O::body(&planned_state);
-        match api
+        let result = api
             .call::<O::Model>(Method::PUT, &item_path::<O>(&id), Some(&body))
-            .await
-        {
-            Ok(Some(model)) => Some((O::from_model(model, &planned_state), private_state)),
-            Ok(None) => {
-                diags.root_error(
-                    format!("Updating {} {id}: it no longer exists", O::NAME),
-                    "It was deleted outside Terraform; run `terraform apply` again to recreate it.",
-                );
-                None
-            }
-            Err(e) => {
-                e.report(diags, &format!("Updating {} {id}", O::NAME));
-                None
-            }
-        }
+            .await;
+        let action = format!("Updating {} {id}", O::NAME);
+        let missing =
+            "it was deleted outside Terraform; run `terraform apply` again to recreate it";
+        let model = required(diags, result, &action, missing)?;
+        Some((O::from_model(model, &planned_state), private_state))
     }
 
     async fn destroy<'a>(
