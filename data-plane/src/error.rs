@@ -35,6 +35,8 @@ pub enum ProxyError {
     UpstreamMisconfigured(llm::upstream::BaseUrlError),
     #[error("upstream provider unreachable")]
     UpstreamUnreachable(String),
+    #[error("upstream provider did not answer in time")]
+    UpstreamTimeout(String),
 }
 
 impl ProxyError {
@@ -59,6 +61,7 @@ impl ProxyError {
                 (502, ErrorType::Server, "upstream_misconfigured")
             }
             ProxyError::UpstreamUnreachable(_) => (502, ErrorType::Server, "upstream_unreachable"),
+            ProxyError::UpstreamTimeout(_) => (504, ErrorType::Server, "upstream_timeout"),
         }
     }
 
@@ -75,6 +78,7 @@ impl ProxyError {
             ProxyError::UpstreamUnreachable(e) => {
                 tracing::warn!(error = %e, "upstream unreachable")
             }
+            ProxyError::UpstreamTimeout(e) => tracing::warn!(error = %e, "upstream timed out"),
             ProxyError::UnknownRoute(_)
             | ProxyError::MethodNotAllowed(_)
             | ProxyError::UnknownProfile(_)

@@ -26,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         Arc::new(config),
         upstreams,
         settings.api_body_limit.as_u64(),
+        settings.upstream_read_timeout(),
     );
 
     let threads = settings

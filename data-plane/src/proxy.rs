@@ -28,11 +28,17 @@ pub struct Gateway {
     pub config: Arc<ConfigClient>,
     pub upstreams: Upstreams,
     pub body_limit: u64,
+    pub upstream_read_timeout: Duration,
     dns: Cache<(String, u16), SocketAddr>,
 }
 
 impl Gateway {
-    pub fn new(config: Arc<ConfigClient>, upstreams: Upstreams, body_limit: u64) -> Self {
+    pub fn new(
+        config: Arc<ConfigClient>,
+        upstreams: Upstreams,
+        body_limit: u64,
+        upstream_read_timeout: Duration,
+    ) -> Self {
         let dns = Cache::builder()
             .max_capacity(10_000)
             .time_to_live(Duration::from_secs(60))
@@ -41,6 +47,7 @@ impl Gateway {
             config,
             upstreams,
             body_limit,
+            upstream_read_timeout,
             dns,
         }
     }
@@ -276,6 +283,7 @@ impl ProxyHttp for Gateway {
         peer.options.connection_timeout = Some(Duration::from_secs(10));
         peer.options.total_connection_timeout = Some(Duration::from_secs(15));
         peer.options.idle_timeout = Some(Duration::from_secs(90));
+        peer.options.read_timeout = Some(self.upstream_read_timeout);
         Ok(Box::new(peer))
     }
 
@@ -325,9 +333,12 @@ impl ProxyHttp for Gateway {
     ) -> FailToProxy {
         let error = match ctx.error.take() {
             Some(error) => Some(error),
-            None if e.esource() == &ErrorSource::Upstream => {
-                Some(ProxyError::UpstreamUnreachable(e.to_string()))
-            }
+            None if e.esource() == &ErrorSource::Upstream => Some(match e.etype() {
+                ErrorType::ReadTimedout | ErrorType::ConnectTimedout => {
+                    ProxyError::UpstreamTimeout(e.to_string())
+                }
+                _ => ProxyError::UpstreamUnreachable(e.to_string()),
+            }),
             None => None,
         };
         let error_code = match &error {

@@ -38,6 +38,15 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_CONFIG_CACHE_TTL_SECS", default_value_t = 5)]
     pub config_cache_ttl_secs: u64,
 
+    /// Seconds the upstream may stay silent (before the first byte, or between chunks)
+    /// before the request fails with 502.
+    #[arg(
+        long,
+        env = "GATEHOUSE_UPSTREAM_READ_TIMEOUT_SECS",
+        default_value_t = 600
+    )]
+    pub upstream_read_timeout_secs: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM before the process exits.
     #[arg(long, env = "GATEHOUSE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -54,6 +63,10 @@ pub struct Settings {
 impl Settings {
     pub fn config_cache_ttl(&self) -> Duration {
         Duration::from_secs(self.config_cache_ttl_secs)
+    }
+
+    pub fn upstream_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.upstream_read_timeout_secs)
     }
 }
 

@@ -21,6 +21,7 @@ ADMIN_KEY = "e2e-admin-key-" + uuid.uuid4().hex
 INTERNAL_TOKEN = "e2e-internal-token-" + uuid.uuid4().hex
 CACHE_TTL_SECS = 1
 BODY_LIMIT = 256 * 1024
+UPSTREAM_READ_TIMEOUT_SECS = 2
 
 
 def free_port() -> int:
@@ -104,6 +105,7 @@ class Stack:
                 "GATEHOUSE_CONFIG_CACHE_TTL_SECS": str(CACHE_TTL_SECS),
                 "GATEHOUSE_API_BODY_LIMIT": f"{BODY_LIMIT}B",
                 "GATEHOUSE_SHUTDOWN_GRACE_SECS": "1",
+                "GATEHOUSE_UPSTREAM_READ_TIMEOUT_SECS": str(UPSTREAM_READ_TIMEOUT_SECS),
                 "GATEHOUSE_PROXY_THREADS": "2",
                 "GATEHOUSE_LOG_LEVEL": "debug",
             },

@@ -10,7 +10,7 @@ import openai
 import pytest
 import requests
 
-from conftest import BODY_LIMIT, CACHE_TTL_SECS
+from conftest import BODY_LIMIT, CACHE_TTL_SECS, UPSTREAM_READ_TIMEOUT_SECS
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -137,9 +137,13 @@ def test_body_over_the_limit_is_413_declared_or_chunked(stack, world):
 
     res = post_raw(stack, world["profile"]["id"], chunks(), world["vk"]["token"])
     assert_openai_error(res, 413, "request_too_large")
-    # A body just under the limit goes through.
+    # A body just under the limit goes through, whole, declared or chunked.
     ok = json.dumps({"model": "m", "messages": [{"role": "user", "content": "y" * (BODY_LIMIT - 200)}]}).encode()
-    assert post_raw(stack, world["profile"]["id"], ok, world["vk"]["token"]).status_code == 200
+    for body in (ok, (ok[i : i + 16 * 1024] for i in range(0, len(ok), 16 * 1024))):
+        res = post_raw(stack, world["profile"]["id"], body, world["vk"]["token"])
+        assert res.status_code == 200, res.text
+        seen = next(r for r in stack.mock_requests() if r["id"] == res.json()["id"])
+        assert seen["body_bytes"] == len(ok)
 
 
 def test_unreachable_upstream_is_502(stack, world):
@@ -164,6 +168,20 @@ def test_unreachable_upstream_is_502(stack, world):
     assert err.value.status_code == 502
     assert err.value.body["code"] == "upstream_unreachable"
     assert str(closed_port) not in err.value.message, "upstream details stay in the gateway's log"
+
+
+def test_silent_upstream_is_504_after_the_read_timeout(stack, world):
+    client = sdk(stack, world["profile"]["id"], world["vk"]["token"])
+    started = time.monotonic()
+    with pytest.raises(openai.InternalServerError) as err:
+        client.chat.completions.create(
+            model="m",
+            messages=MESSAGES,
+            extra_headers={"x-mock-latency-ms": str((UPSTREAM_READ_TIMEOUT_SECS + 2) * 1000)},
+        )
+    assert err.value.status_code == 504
+    assert err.value.body["code"] == "upstream_timeout"
+    assert time.monotonic() - started < UPSTREAM_READ_TIMEOUT_SECS + 1.5
 
 
 def test_upstream_errors_pass_through_unchanged(stack, world):
