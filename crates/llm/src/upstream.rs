@@ -8,7 +8,9 @@ pub fn default_base_url(provider: Provider) -> &'static str {
         Provider::Openai => "https://api.openai.com/v1",
         Provider::Anthropic => "https://api.anthropic.com",
         Provider::Gemini => "https://generativelanguage.googleapis.com",
-        Provider::Azure => "https://example.openai.azure.com/openai",
+        // Azure OpenAI has no shared endpoint: every resource has its own host, so this
+        // placeholder must be replaced by GATEHOUSE_AZURE_BASE_URL or a key's base_url.
+        Provider::Azure => "https://your-resource.openai.azure.com/openai",
         Provider::Bedrock => "https://bedrock-runtime.us-east-1.amazonaws.com",
         Provider::Cohere => "https://api.cohere.com",
         Provider::Groq => "https://api.groq.com/openai/v1",
@@ -16,6 +18,7 @@ pub fn default_base_url(provider: Provider) -> &'static str {
         Provider::Xai => "https://api.x.ai/v1",
         Provider::Openrouter => "https://openrouter.ai/api/v1",
         Provider::Cerebras => "https://api.cerebras.ai/v1",
+        // Self-hosted servers: their usual local addresses.
         Provider::Vllm => "http://localhost:8000/v1",
         Provider::Ollama => "http://localhost:11434/v1",
         Provider::Zhipuai => "https://open.bigmodel.cn/api/paas/v4",
