@@ -12,7 +12,15 @@ bin="$CARGO_TARGET_DIR/$out"
 cargo build --locked --profile "$profile" -p control-plane -p data-plane -p mock-provider \
   -p terraform-provider-gatehouse
 
-export GATEHOUSE_DATA_DIR=${GATEHOUSE_DATA_DIR:-$PWD/.gatehouse}
+# As root, the embedded Postgres runs as user `postgres`, which must be able to enter the data
+# directory; a checkout under a private home (e.g. /root) cannot hold it.
+default_data_dir=$PWD/.gatehouse
+if [ -z "${GATEHOUSE_DATA_DIR:-}" ] && [ -z "${GATEHOUSE_DATABASE_URL:-}" ] && [ "$(id -u)" = 0 ] \
+  && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$PWD"; then
+  default_data_dir=/var/lib/gatehouse
+  echo "run: postgres cannot enter $PWD; keeping data in $default_data_dir" >&2
+fi
+export GATEHOUSE_DATA_DIR=${GATEHOUSE_DATA_DIR:-$default_data_dir}
 mkdir -p "$GATEHOUSE_DATA_DIR"
 chmod 755 "$GATEHOUSE_DATA_DIR"
 
@@ -44,7 +52,8 @@ trap stop EXIT INT TERM
 
 wait_ready() {
   for _ in $(seq 1 120); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$1" \
+      2>/dev/null && return 0
     sleep 0.5
   done
   echo "run: $1 did not become ready" >&2
