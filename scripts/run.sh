@@ -42,6 +42,23 @@ api_port=${GATEHOUSE_API_ADDR##*:}
 proxy_port=${GATEHOUSE_PROXY_ADDR##*:}
 export GATEHOUSE_CONTROL_PLANE_URL=${GATEHOUSE_CONTROL_PLANE_URL:-http://127.0.0.1:$api_port}
 
+# The freshly built Terraform provider, in a filesystem mirror `terraform init` can use.
+tf_dir="$GATEHOUSE_DATA_DIR/terraform"
+mirror="$tf_dir/mirror/registry.terraform.io/gatehouse/gatehouse/0.1.0/linux_amd64"
+mkdir -p "$mirror"
+cp "$bin/terraform-provider-gatehouse" "$mirror/terraform-provider-gatehouse_v0.1.0"
+cat > "$tf_dir/terraformrc" <<RC
+provider_installation {
+  filesystem_mirror {
+    path    = "$tf_dir/mirror"
+    include = ["registry.terraform.io/gatehouse/gatehouse"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/gatehouse/gatehouse"]
+  }
+}
+RC
+
 pids=()
 stop() {
   trap - EXIT INT TERM
@@ -82,7 +99,13 @@ cat <<BANNER
     OpenAI upstream           $upstream
     admin API key             $GATEHOUSE_ADMIN_API_KEY
 
-  Next: terraform-examples/quickstart (see README.md). Ctrl-C stops everything.
+  Next, in another shell (see README.md, "Quickstart"):
+    export TF_CLI_CONFIG_FILE=$tf_dir/terraformrc
+    export GATEHOUSE_BASE_URL=http://localhost:$api_port
+    export GATEHOUSE_API_KEY=$GATEHOUSE_ADMIN_API_KEY
+    cd terraform-examples/quickstart && terraform init && terraform apply
+
+  Ctrl-C stops everything.
 
 BANNER
 wait -n "${pids[@]}"
