@@ -17,6 +17,8 @@ pub struct ChatRequestPeek {
 pub enum RequestError {
     #[error("request body is not valid JSON: {0}")]
     MalformedJson(serde_json::Error),
+    #[error("request body must be a JSON object")]
+    NotAnObject,
     #[error("request body must be a JSON object with a string `model`: {0}")]
     InvalidShape(serde_json::Error),
 }
@@ -26,6 +28,10 @@ pub enum RequestError {
 pub fn peek_chat_request(body: &[u8]) -> Result<ChatRequestPeek, RequestError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(RequestError::MalformedJson)?;
+    if !value.is_object() {
+        // serde would read a struct from a JSON array too (`["gpt-4o", true]`).
+        return Err(RequestError::NotAnObject);
+    }
     serde_json::from_value(value).map_err(RequestError::InvalidShape)
 }
 
@@ -108,10 +114,13 @@ mod tests {
             peek_chat_request(b"{\"model\":"),
             Err(RequestError::MalformedJson(_))
         ));
-        assert!(matches!(
-            peek_chat_request(b"[1,2]"),
-            Err(RequestError::InvalidShape(_))
-        ));
+        // serde reads structs from arrays; the peek must not.
+        for array in [&b"[1,2]"[..], br#"["gpt-4o", true]"#, b"[\n\"\"\n]"] {
+            assert!(matches!(
+                peek_chat_request(array),
+                Err(RequestError::NotAnObject)
+            ));
+        }
         assert!(matches!(
             peek_chat_request(b"{\"model\":7}"),
             Err(RequestError::InvalidShape(_))

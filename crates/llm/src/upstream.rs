@@ -55,43 +55,39 @@ pub struct BaseUrlError {
 }
 
 impl BaseUrl {
-    /// Parses `http(s)://host[:port][/path]`.
+    /// Parses `http(s)://host[:port][/path]` (with the `url` crate's WHATWG parser).
     pub fn parse(url: &str) -> Result<Self, BaseUrlError> {
         let err = |reason| BaseUrlError {
             url: url.to_owned(),
             reason,
         };
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(err("scheme must be http or https"));
+        let parsed = url::Url::parse(url).map_err(|_| err("not an absolute URL"))?;
+        let tls = match parsed.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => return Err(err("scheme must be http or https")),
         };
-        if rest.contains(['?', '#', '@']) {
-            return Err(err("must not contain a query, fragment or credentials"));
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(err("must not contain a query or fragment"));
         }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => (
-                host,
-                port.parse::<u16>()
-                    .map_err(|_| err("port is not a number"))?,
-            ),
-            _ => (authority, if tls { 443 } else { 80 }),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(err("host is empty"));
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(err("must not contain credentials"));
         }
+        let host = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err(err("host is empty")),
+        };
+        let port = parsed
+            .port_or_known_default()
+            .ok_or_else(|| err("no port"))?;
+        let path = parsed.path().trim_end_matches('/').to_owned();
         Ok(Self {
             tls,
-            host: host.to_owned(),
+            host,
             port,
-            path: path.trim_end_matches('/').to_owned(),
+            path,
         })
     }
 
