@@ -356,6 +356,17 @@ async fn virtual_keys_resolve_for_the_data_plane_only_with_the_internal_token() 
     assert_eq!(status, 409, "a provider key in use cannot be deleted");
     let (status, _) = s
         .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/provider-keys/{}", openai["id"].as_str().unwrap()),
+            Some(json!({"name": "o", "provider": "groq"})),
+        )
+        .await;
+    assert_eq!(
+        status, 409,
+        "a key mapped under openai cannot become a groq key"
+    );
+    let (status, _) = s
+        .call(
             reqwest::Method::DELETE,
             &format!("/api/v1/virtual-keys/{}", vk["id"].as_str().unwrap()),
             None,

@@ -142,3 +142,19 @@ pub async fn providers_of(db: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, String
         .fetch_all(db)
         .await
 }
+
+/// Whether a virtual key maps provider key `id` under a provider other than `provider`.
+pub async fn mapped_under_other_provider(
+    db: &PgPool,
+    id: Uuid,
+    provider: Provider,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM virtual_key_provider_keys \
+         WHERE provider_key_id = $1 AND provider <> $2)",
+    )
+    .bind(id)
+    .bind(provider.as_str())
+    .fetch_one(db)
+    .await
+}

@@ -98,6 +98,12 @@ pub async fn update(
     ApiJson(input): ApiJson<ProviderKeyUpdate>,
 ) -> Result<ApiJson<ProviderKey>, ApiError> {
     check(&input.name, input.base_url.as_deref())?;
+    if db::provider_keys::mapped_under_other_provider(&state.db, id, input.provider).await? {
+        return Err(ApiError::Conflict(format!(
+            "virtual keys use this key for another provider; it cannot become a {} key",
+            input.provider
+        )));
+    }
     let write = Write {
         name: &input.name,
         provider: input.provider,
