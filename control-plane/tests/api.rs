@@ -107,6 +107,31 @@ async fn requests_without_a_valid_key_get_401_problem_json() {
 }
 
 #[tokio::test]
+async fn a_new_bootstrap_key_replaces_the_old_one() {
+    let s = Server::start().await;
+    let rotated = "rotated-admin-key-0123456789abcdef01234567";
+    control_plane::db::api_keys::ensure_bootstrap(
+        &s.db,
+        &control_plane::crypto::hash_token(rotated),
+    )
+    .await
+    .unwrap();
+    let status = |key: &'static str| {
+        let req = s
+            .http
+            .get(format!("{}/api/v1/profiles", s.url))
+            .bearer_auth(key);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(status(rotated).await, 200);
+    assert_eq!(
+        status(ADMIN_KEY).await,
+        401,
+        "the previous bootstrap key is revoked"
+    );
+}
+
+#[tokio::test]
 async fn profiles_crud_and_cursor_pagination() {
     let s = Server::start().await;
     let (status, created) = s

@@ -11,17 +11,23 @@ pub async fn touch(db: &PgPool, key_hash: &[u8]) -> Result<Option<Uuid>, sqlx::E
         .await
 }
 
-/// Makes sure the bootstrap key (from `GATEHOUSE_ADMIN_API_KEY`) exists.
+/// Makes the key from `GATEHOUSE_ADMIN_API_KEY` the one bootstrap key: a changed value
+/// replaces (revokes) the previous one, so rotating the variable rotates the key.
 pub async fn ensure_bootstrap(db: &PgPool, key_hash: &[u8]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM api_keys WHERE name = 'bootstrap' AND key_hash <> $1")
+        .bind(key_hash)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO api_keys (id, name, key_hash, role) VALUES ($1, 'bootstrap', $2, 'admin') \
          ON CONFLICT (key_hash) DO NOTHING",
     )
     .bind(Uuid::new_v4())
     .bind(key_hash)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Number of stored keys.
