@@ -18,12 +18,7 @@ pub struct Admin {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    api_types::bearer_token(parts.headers.get(AUTHORIZATION)?.to_str().ok()?)
 }
 
 impl FromRequestParts<AppState> for Admin {

@@ -411,24 +411,10 @@ async fn virtual_keys_resolve_for_the_data_plane_only_with_the_internal_token() 
 #[tokio::test]
 async fn health_and_readiness() {
     let s = Server::start().await;
-    assert_eq!(
-        s.http
-            .get(format!("{}/healthz", s.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        s.http
-            .get(format!("{}/readyz", s.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    for path in ["/healthz", "/readyz"] {
+        let res = s.http.get(format!("{}{path}", s.url)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
     let doc: Value = s
         .http
         .get(format!("{}/openapi.json", s.url))

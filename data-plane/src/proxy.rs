@@ -85,14 +85,14 @@ impl RequestCtx {
 }
 
 fn bearer(session: &Session) -> Option<&str> {
-    let value = session
-        .req_header()
-        .headers
-        .get("authorization")?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    api_types::bearer_token(
+        session
+            .req_header()
+            .headers
+            .get("authorization")?
+            .to_str()
+            .ok()?,
+    )
 }
 
 /// Headers that carry credentials, in any provider's convention.

@@ -21,6 +21,16 @@ use utoipa::{IntoParams, ToSchema};
 /// Prefix of every virtual-key token.
 pub const VIRTUAL_KEY_PREFIX: &str = "gh_vk_";
 
+/// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive);
+/// `None` for other schemes or an empty token.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// A profile: the unit an application is pointed at (`/v1/{provider}/{profile}/…`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -176,4 +186,18 @@ pub struct Problem {
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(bearer_token("Bearer gh_vk_abc"), Some("gh_vk_abc"));
+        assert_eq!(bearer_token("bearer  sk-1 "), Some("sk-1"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 }
