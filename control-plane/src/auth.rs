@@ -1,6 +1,7 @@
-//! Request authentication: admin API keys on `/api/v1`, the shared internal token on
+//! Request authentication and authorization: admin API keys (role, team scope) on `/api/v1`, the shared internal token on
 //! `/internal/v1`.
 
+use api_types::Role;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -11,25 +12,60 @@ use crate::crypto::{hash_token, secrets_equal};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Proof that the request carried a valid admin API key.
-#[derive(Debug, Clone, Copy)]
-pub struct Admin {
+/// The API key a request was made with: its role and the team it is confined to.
+#[derive(Debug, Clone)]
+pub struct Principal {
     pub key_id: Uuid,
+    pub name: String,
+    pub role: Role,
+    /// `None`: the whole organization.
+    pub team_id: Option<Uuid>,
+}
+
+impl Principal {
+    /// 403 unless the key's role is at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role; the key has {}",
+                role.as_str(),
+                self.role.as_str()
+            )))
+        }
+    }
+
+    /// 403 unless the key is an organization-wide admin.
+    pub fn require_organization_admin(&self) -> Result<(), ApiError> {
+        self.require(Role::Admin)?;
+        if self.team_id.is_some() {
+            return Err(ApiError::Forbidden(
+                "this needs an organization-wide admin key; the key is team-scoped".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether an object owned by `team` is visible to this key: everything for an
+    /// organization-wide key, only the team's own objects for a team-scoped one.
+    pub fn sees(&self, team: Option<Uuid>) -> bool {
+        self.team_id.is_none() || self.team_id == team
+    }
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
     api_types::bearer_token(parts.headers.get(AUTHORIZATION)?.to_str().ok()?)
 }
 
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let key_id = crate::db::api_keys::touch(&state.db, &hash_token(token))
+        crate::db::api_keys::authenticate(&state.db, &hash_token(token))
             .await?
-            .ok_or(ApiError::Unauthorized)?;
-        Ok(Admin { key_id })
+            .ok_or(ApiError::Unauthorized)
     }
 }
 

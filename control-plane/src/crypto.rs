@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 const NONCE_LEN: usize = 12;
 const HKDF_INFO: &[u8] = b"gatehouse provider-key encryption v1";
+const HKDF_KEY_ID_INFO: &[u8] = b"gatehouse provider-key encryption key id v1";
 
 /// Why a secret could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +25,10 @@ pub enum CryptoError {
     KeyDerivation,
     #[error("encryption failed")]
     Seal,
-    #[error("stored secret cannot be decrypted (was GATEHOUSE_AUTH_SECRET changed?)")]
+    #[error(
+        "stored secret cannot be decrypted: GATEHOUSE_AUTH_SECRET changed without the old \
+         value in GATEHOUSE_PREVIOUS_AUTH_SECRETS"
+    )]
     Open,
     #[error("auth secret file {path}: {source}")]
     SecretFile {
@@ -33,10 +37,53 @@ pub enum CryptoError {
     },
 }
 
-/// Seals and opens provider secrets.
+/// One encryption key and the id stored beside everything sealed under it.
+#[derive(Clone)]
+struct Key {
+    id: String,
+    cipher: Aes256Gcm,
+}
+
+impl Key {
+    fn derive(auth_secret: &SecretString) -> Result<Self, CryptoError> {
+        let hk = hkdf::Hkdf::<Sha256>::new(None, auth_secret.expose_secret().as_bytes());
+        let mut key = [0u8; 32];
+        hk.expand(HKDF_INFO, &mut key)
+            .map_err(|_| CryptoError::KeyDerivation)?;
+        let mut id = [0u8; 8];
+        hk.expand(HKDF_KEY_ID_INFO, &mut id)
+            .map_err(|_| CryptoError::KeyDerivation)?;
+        Ok(Key {
+            id: hex::encode(id),
+            cipher: Aes256Gcm::new(&key.into()),
+        })
+    }
+
+    fn open(&self, sealed: &[u8]) -> Option<String> {
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+/// Seals provider secrets under the current auth secret and opens what was sealed under it
+/// or under one of the previous ones (a keyring, so the auth secret can be rotated).
 #[derive(Clone)]
 pub struct SecretBox {
-    cipher: Aes256Gcm,
+    current: Key,
+    previous: Vec<Key>,
+}
+
+/// A sealed secret: `nonce || ciphertext || tag`, and the id of the key it is sealed under.
+pub struct Sealed {
+    pub ciphertext: Vec<u8>,
+    pub key_id: String,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -46,42 +93,52 @@ impl std::fmt::Debug for SecretBox {
 }
 
 impl SecretBox {
-    /// Derives the encryption key from the auth secret.
-    pub fn new(auth_secret: &SecretString) -> Result<Self, CryptoError> {
-        let hk = hkdf::Hkdf::<Sha256>::new(None, auth_secret.expose_secret().as_bytes());
-        let mut key = [0u8; 32];
-        hk.expand(HKDF_INFO, &mut key)
-            .map_err(|_| CryptoError::KeyDerivation)?;
+    /// Derives the current key from `auth_secret` and one more key from each previous secret.
+    pub fn new(auth_secret: &SecretString, previous: &[SecretString]) -> Result<Self, CryptoError> {
         Ok(Self {
-            cipher: Aes256Gcm::new(&key.into()),
+            current: Key::derive(auth_secret)?,
+            previous: previous.iter().map(Key::derive).collect::<Result<_, _>>()?,
         })
     }
 
-    /// `nonce || ciphertext || tag`.
-    pub fn seal(&self, plaintext: &str) -> Result<Vec<u8>, CryptoError> {
+    /// The id of the key [`SecretBox::seal`] uses.
+    pub fn current_key_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Seals under the current key.
+    pub fn seal(&self, plaintext: &str) -> Result<Sealed, CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
         let ciphertext = self
+            .current
             .cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
             .map_err(|_| CryptoError::Seal)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
-        Ok(out)
+        Ok(Sealed {
+            ciphertext: out,
+            key_id: self.current.id.clone(),
+        })
     }
 
-    /// Opens what [`SecretBox::seal`] produced.
-    pub fn open(&self, sealed: &[u8]) -> Result<String, CryptoError> {
-        if sealed.len() < NONCE_LEN {
-            return Err(CryptoError::Open);
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .map_err(|_| CryptoError::Open)?;
-        String::from_utf8(plain).map_err(|_| CryptoError::Open)
+    /// Opens what [`SecretBox::seal`] produced under the key `key_id` (empty: unknown, every
+    /// key of the ring is tried).
+    pub fn open(&self, key_id: &str, sealed: &[u8]) -> Result<String, CryptoError> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .filter(|k| key_id.is_empty() || k.id == key_id)
+            .find_map(|k| k.open(sealed))
+            .ok_or(CryptoError::Open)
     }
+}
+
+/// `sha256:` and the first 16 hex digits of the secret's SHA-256: enough to tell whether a
+/// client holds the same secret, too little to help guess it.
+pub fn fingerprint(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    format!("sha256:{}", &hex::encode(digest)[..16])
 }
 
 /// SHA-256 of a token, as stored.
@@ -148,18 +205,44 @@ mod tests {
 
     #[test]
     fn sealed_secrets_open_only_under_the_same_auth_secret() {
-        let a = SecretBox::new(&SecretString::from("a".repeat(32))).unwrap();
-        let b = SecretBox::new(&SecretString::from("b".repeat(32))).unwrap();
+        let a = SecretBox::new(&SecretString::from("a".repeat(32)), &[]).unwrap();
+        let b = SecretBox::new(&SecretString::from("b".repeat(32)), &[]).unwrap();
         let sealed = a.seal("sk-live-123").unwrap();
-        assert!(!sealed.windows(11).any(|w| w == b"sk-live-123"));
-        assert_eq!(a.open(&sealed).unwrap(), "sk-live-123");
-        assert!(matches!(b.open(&sealed), Err(CryptoError::Open)));
-        assert!(matches!(a.open(&sealed[..5]), Err(CryptoError::Open)));
+        assert!(!sealed.ciphertext.windows(11).any(|w| w == b"sk-live-123"));
+        assert_eq!(
+            a.open(&sealed.key_id, &sealed.ciphertext).unwrap(),
+            "sk-live-123"
+        );
+        assert_eq!(a.open("", &sealed.ciphertext).unwrap(), "sk-live-123");
+        assert!(matches!(
+            b.open("", &sealed.ciphertext),
+            Err(CryptoError::Open)
+        ));
+        assert!(matches!(
+            a.open("", &sealed.ciphertext[..5]),
+            Err(CryptoError::Open)
+        ));
         assert_ne!(
-            a.seal("x").unwrap(),
-            a.seal("x").unwrap(),
+            a.seal("x").unwrap().ciphertext,
+            a.seal("x").unwrap().ciphertext,
             "nonces must differ"
         );
+    }
+
+    #[test]
+    fn a_rotated_ring_opens_old_secrets_and_seals_under_the_new_key() {
+        let old = SecretString::from("o".repeat(32));
+        let before = SecretBox::new(&old, &[]).unwrap();
+        let sealed = before.seal("sk-old").unwrap();
+        let after = SecretBox::new(&SecretString::from("n".repeat(32)), &[old]).unwrap();
+        assert_ne!(after.current_key_id(), before.current_key_id());
+        assert_eq!(
+            after.open(&sealed.key_id, &sealed.ciphertext).unwrap(),
+            "sk-old"
+        );
+        assert_eq!(after.seal("x").unwrap().key_id, after.current_key_id());
+        assert!(after.open("0000000000000000", &sealed.ciphertext).is_err());
+        assert_eq!(fingerprint("sk-old").len(), "sha256:".len() + 16);
     }
 
     #[test]

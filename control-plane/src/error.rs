@@ -17,10 +17,14 @@ pub enum ApiError {
     InternalUnauthorized,
     #[error("the internal API is disabled: set GATEHOUSE_INTERNAL_TOKEN")]
     InternalDisabled,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("the object changed since version {0}: read it again and retry")]
+    PreconditionFailed(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{message}")]
@@ -32,12 +36,22 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 422 naming the offending field.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized | ApiError::InternalUnauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InternalDisabled => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::BadBody { status, .. } => *status,
             ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -48,8 +62,10 @@ impl ApiError {
         match self {
             ApiError::Unauthorized | ApiError::InternalUnauthorized => "unauthorized",
             ApiError::InternalDisabled => "internal-api-disabled",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
-            ApiError::Invalid(_) => "validation-error",
+            ApiError::Invalid { .. } => "validation-error",
+            ApiError::PreconditionFailed(_) => "version-mismatch",
             ApiError::Conflict(_) => "conflict",
             ApiError::BadBody { .. } => "bad-request-body",
             ApiError::Database(_) | ApiError::Internal(_) => "internal-error",
@@ -65,8 +81,10 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized
             | ApiError::InternalUnauthorized
             | ApiError::InternalDisabled
+            | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
-            | ApiError::Invalid(_)
+            | ApiError::Invalid { .. }
+            | ApiError::PreconditionFailed(_)
             | ApiError::Conflict(_)
             | ApiError::BadBody { .. } => {}
         }
@@ -76,6 +94,14 @@ impl IntoResponse for ApiError {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: Some(self.to_string()),
+            invalid_params: if let ApiError::Invalid { field, reason } = &self {
+                vec![api_types::InvalidParam {
+                    name: field.clone(),
+                    reason: reason.clone(),
+                }]
+            } else {
+                Vec::new()
+            },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -146,7 +172,10 @@ pub fn conflict_or(e: sqlx::Error, what: &str) -> ApiError {
     if let sqlx::Error::Database(db) = &e {
         match db.code().as_deref() {
             Some("23505") => {
-                return ApiError::Conflict(format!("a {what} with that name already exists"))
+                return ApiError::Conflict(format!(
+                    "a {what} with that name (or that default) already exists ({})",
+                    db.constraint().unwrap_or("unique")
+                ))
             }
             Some("23503") => {
                 return ApiError::Conflict(format!(
@@ -158,13 +187,4 @@ pub fn conflict_or(e: sqlx::Error, what: &str) -> ApiError {
         }
     }
     ApiError::Database(e)
-}
-
-/// 204 when a delete removed the object, 404 when there was none.
-pub fn no_content_or_not_found(deleted: bool, what: &'static str) -> Result<StatusCode, ApiError> {
-    if deleted {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(what))
-    }
 }

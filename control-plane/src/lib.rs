@@ -45,9 +45,18 @@ pub async fn prepare(settings: &Settings, db: PgPool) -> Result<AppState, Startu
     if settings.internal_token.is_none() {
         tracing::warn!("GATEHOUSE_INTERNAL_TOKEN is unset: the data plane cannot fetch config");
     }
+    let secrets = crypto::SecretBox::new(&auth_secret, &settings.previous_auth_secrets)?;
+    let stale = db::rotation::count_stale(&db, &secrets).await?;
+    if stale > 0 {
+        tracing::warn!(
+            stale,
+            "provider secrets are sealed under an earlier auth secret: run \
+             `gatehouse-control-plane rotate-secrets`"
+        );
+    }
     Ok(AppState {
         db,
-        secrets: Arc::new(crypto::SecretBox::new(&auth_secret)?),
+        secrets: Arc::new(secrets),
         internal_token: settings.internal_token.clone().map(Arc::new),
     })
 }

@@ -14,7 +14,18 @@ fn main() -> anyhow::Result<()> {
         print!("{}", control_plane::openapi::document());
         return Ok(());
     }
-    let settings = Settings::parse();
+    // `gatehouse-control-plane rotate-secrets` re-seals provider secrets under the current
+    // GATEHOUSE_AUTH_SECRET (see README, "Rotating the auth secret").
+    let rotate = std::env::args().nth(1).as_deref() == Some("rotate-secrets");
+    let settings = if rotate {
+        Settings::parse_from(
+            std::env::args()
+                .enumerate()
+                .filter_map(|(i, a)| (i != 1).then_some(a)),
+        )
+    } else {
+        Settings::parse()
+    };
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into()))
         .init();
@@ -26,23 +37,48 @@ fn main() -> anyhow::Result<()> {
             settings.postgres_bin_dir.as_deref(),
         )?),
     };
-    let result = tokio::runtime::Runtime::new()?.block_on(serve(&settings, embedded.as_ref()));
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = if rotate {
+        runtime.block_on(rotate_secrets(&settings, embedded.as_ref()))
+    } else {
+        runtime.block_on(serve(&settings, embedded.as_ref()))
+    };
     if let Some(pg) = embedded.as_mut() {
         pg.stop();
     }
     result
 }
 
-async fn serve(settings: &Settings, embedded: Option<&EmbeddedPostgres>) -> anyhow::Result<()> {
+async fn connect(
+    settings: &Settings,
+    embedded: Option<&EmbeddedPostgres>,
+) -> anyhow::Result<sqlx::PgPool> {
     let url = match (&settings.database_url, embedded) {
         (Some(url), _) => url.expose_secret().to_owned(),
         (None, Some(pg)) => pg.url("gatehouse"),
         (None, None) => anyhow::bail!("no database configured"),
     };
-    let db = control_plane::db::connect(&url)
+    control_plane::db::connect(&url)
         .await
-        .context("connecting to Postgres")?;
-    let state = prepare(settings, db).await?;
+        .context("connecting to Postgres")
+}
+
+async fn rotate_secrets(
+    settings: &Settings,
+    embedded: Option<&EmbeddedPostgres>,
+) -> anyhow::Result<()> {
+    let state = prepare(settings, connect(settings, embedded).await?).await?;
+    let count = control_plane::db::rotation::rotate(&state.db, &state.secrets).await?;
+    tracing::info!(
+        count,
+        key_id = state.secrets.current_key_id(),
+        "provider secrets re-sealed under the current auth secret"
+    );
+    Ok(())
+}
+
+async fn serve(settings: &Settings, embedded: Option<&EmbeddedPostgres>) -> anyhow::Result<()> {
+    let state = prepare(settings, connect(settings, embedded).await?).await?;
     let listener = tokio::net::TcpListener::bind(settings.api_addr)
         .await
         .with_context(|| format!("binding {}", settings.api_addr))?;

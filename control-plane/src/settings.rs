@@ -32,6 +32,16 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_AUTH_SECRET", hide_env_values = true)]
     pub auth_secret: Option<SecretString>,
 
+    /// Earlier auth secrets, comma-separated: secrets sealed under them can still be opened
+    /// while `gatehouse-control-plane rotate-secrets` re-seals them under the current one.
+    #[arg(
+        long,
+        env = "GATEHOUSE_PREVIOUS_AUTH_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub previous_auth_secrets: Vec<SecretString>,
+
     /// Shared token the data plane presents on `/internal/v1` (at least 32 characters).
     /// Unset: the internal API refuses every request.
     #[arg(long, env = "GATEHOUSE_INTERNAL_TOKEN", hide_env_values = true)]
@@ -79,6 +89,16 @@ impl Settings {
                     });
                 }
             }
+        }
+        if self
+            .previous_auth_secrets
+            .iter()
+            .any(|s| s.expose_secret().chars().count() < MIN_SECRET_LEN)
+        {
+            return Err(InvalidSetting {
+                name: "GATEHOUSE_PREVIOUS_AUTH_SECRETS",
+                reason: format!("every secret must be at least {MIN_SECRET_LEN} characters"),
+            });
         }
         Ok(())
     }

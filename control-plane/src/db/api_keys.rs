@@ -1,14 +1,52 @@
 //! Admin API keys: stored as SHA-256 digests.
 
+use api_types::Role;
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Looks a key up by digest and records its use; `None` when no such key exists.
-pub async fn touch(db: &PgPool, key_hash: &[u8]) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("UPDATE api_keys SET last_used_at = now() WHERE key_hash = $1 RETURNING id")
-        .bind(key_hash)
-        .fetch_optional(db)
-        .await
+use crate::auth::Principal;
+
+/// `last_used_at` is written at most this often per key, off the request path.
+const LAST_USED_PRECISION_SECS: i64 = 60;
+
+/// The live (not revoked, not expired) key with digest `key_hash`. Records its use at most
+/// once a minute, in the background.
+pub async fn authenticate(db: &PgPool, key_hash: &[u8]) -> Result<Option<Principal>, sqlx::Error> {
+    type Found = (Uuid, String, String, Option<Uuid>, Option<DateTime<Utc>>);
+    let found: Option<Found> = sqlx::query_as(
+        "SELECT id, name, role, team_id, last_used_at FROM api_keys WHERE key_hash = $1 \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+    )
+    .bind(key_hash)
+    .fetch_optional(db)
+    .await?;
+    let Some((key_id, name, role, team_id, last_used_at)) = found else {
+        return Ok(None);
+    };
+    let Some(role) = Role::parse(&role) else {
+        return Ok(None);
+    };
+    let stale =
+        last_used_at.is_none_or(|t| (Utc::now() - t).num_seconds() >= LAST_USED_PRECISION_SECS);
+    if stale {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let done = sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
+                .bind(key_id)
+                .execute(&db)
+                .await;
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "recording API key use failed");
+            }
+        });
+    }
+    Ok(Some(Principal {
+        key_id,
+        name,
+        role,
+        team_id,
+    }))
 }
 
 /// Makes the key from `GATEHOUSE_ADMIN_API_KEY` the one bootstrap key: a changed value

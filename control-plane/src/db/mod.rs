@@ -1,9 +1,9 @@
 //! Postgres: connection, embedded migrations, and one module of queries per resource.
 
 pub mod api_keys;
+pub mod audit;
 pub mod embedded;
-pub mod profiles;
-pub mod provider_keys;
+pub mod rotation;
 pub mod virtual_keys;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -53,15 +53,16 @@ impl PageRequest {
     pub fn from_query(q: &api_types::ListQuery) -> Result<Self, crate::error::ApiError> {
         let limit = i64::from(q.limit.unwrap_or(100));
         if !(1..=500).contains(&limit) {
-            return Err(crate::error::ApiError::Invalid(
-                "limit must be between 1 and 500".into(),
+            return Err(crate::error::ApiError::invalid(
+                "limit",
+                "must be between 1 and 500",
             ));
         }
         let after = match &q.cursor {
             None => None,
             Some(c) => Some(
                 uuid::Uuid::parse_str(c)
-                    .map_err(|_| crate::error::ApiError::Invalid("cursor is not valid".into()))?,
+                    .map_err(|_| crate::error::ApiError::invalid("cursor", "is not valid"))?,
             ),
         };
         Ok(Self { limit, after })

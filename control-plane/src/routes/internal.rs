@@ -5,6 +5,8 @@ use api_types::internal::{ProfileConfig, ProviderKeyConfig, VirtualKeyConfig};
 use axum::extract::State;
 use uuid::Uuid;
 
+use super::crud::fetch;
+use super::profiles::Profiles;
 use crate::auth::Internal;
 use crate::db;
 use crate::error::{ApiError, ApiJson, ApiPath};
@@ -16,16 +18,23 @@ pub async fn profile(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<ProfileConfig>, ApiError> {
-    let profile = db::profiles::get(&state.db, id)
+    let mut conn = state.db.acquire().await?;
+    let profile = fetch::<Profiles>(&mut conn, id)
         .await?
         .ok_or(ApiError::NotFound("profile"))?;
     Ok(ApiJson(ProfileConfig {
         id: profile.id,
         name: profile.name,
+        team_id: profile.team_id,
+        labels: profile.labels,
+        consider_context_untrusted: profile.consider_context_untrusted,
+        require_virtual_key: profile.require_virtual_key,
+        allowed_models: profile.allowed_models,
     }))
 }
 
-/// A virtual key by the hex SHA-256 of its token, with its provider secrets decrypted.
+/// A live virtual key by the hex SHA-256 of its token, with its provider secrets decrypted.
+/// Revoked and unknown keys are 404.
 pub async fn virtual_key(
     _: Internal,
     State(state): State<AppState>,
@@ -34,7 +43,7 @@ pub async fn virtual_key(
     let hash = hex::decode(&token_sha256)
         .ok()
         .filter(|h| h.len() == 32)
-        .ok_or_else(|| ApiError::Invalid("token_sha256 must be 64 hex characters".into()))?;
+        .ok_or_else(|| ApiError::invalid("token_sha256", "must be 64 hex characters"))?;
     let resolved = db::virtual_keys::resolve(&state.db, &hash)
         .await?
         .ok_or(ApiError::NotFound("virtual key"))?;
@@ -45,7 +54,7 @@ pub async fn virtual_key(
         };
         let secret = state
             .secrets
-            .open(&key.secret_encrypted)
+            .open(&key.secret_key_id, &key.secret_encrypted)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         provider_keys.insert(
             provider,
@@ -53,12 +62,15 @@ pub async fn virtual_key(
                 id: key.id,
                 secret,
                 base_url: key.base_url,
+                extra_headers: key.extra_headers.0,
             },
         );
     }
     Ok(ApiJson(VirtualKeyConfig {
         id: resolved.id,
         profile_id: resolved.profile_id,
+        team_id: resolved.team_id,
+        allowed_models: resolved.allowed_models,
         expires_at: resolved.expires_at,
         provider_keys,
     }))

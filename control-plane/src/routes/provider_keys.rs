@@ -1,138 +1,271 @@
 //! `/api/v1/provider-keys`. The secret is write-only: sealed before it is stored, never
-//! returned (only its last four characters).
+//! returned (only its last four characters and a fingerprint).
 
-use api_types::{ListQuery, Page, Problem, ProviderKey, ProviderKeyInput, ProviderKeyUpdate};
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::collections::BTreeMap;
+
+use api_types::{ListFilter, Provider, ProviderKey, ProviderKeyInput, ProviderKeyUpdate, Role};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::crud::{Meta, Ownership, Resource};
 use super::validate;
-use crate::auth::Admin;
-use crate::db::provider_keys::{SealedSecret, Write};
-use crate::db::{self, PageRequest};
-use crate::error::{conflict_or, no_content_or_not_found, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::auth::Principal;
+use crate::crypto;
+use crate::error::{conflict_or, ApiError};
 use crate::state::AppState;
 
-const WHAT: &str = "provider key";
+pub struct ProviderKeys;
+
+#[derive(sqlx::FromRow)]
+pub struct Row {
+    id: Uuid,
+    name: String,
+    provider: String,
+    team_id: Option<Uuid>,
+    base_url: Option<String>,
+    extra_headers: Json<BTreeMap<String, String>>,
+    is_default: bool,
+    secret_last_four: String,
+    secret_fingerprint: String,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A stored provider name that this build does not know (written by a newer version).
+#[derive(Debug, thiserror::Error)]
+#[error("stored provider key {0} has an unknown provider")]
+pub struct UnknownStoredProvider(Uuid);
+
+impl UnknownStoredProvider {
+    pub fn new(id: Uuid) -> Self {
+        UnknownStoredProvider(id)
+    }
+}
+
+/// A secret ready to store: ciphertext, key id, last four characters, fingerprint.
+struct SealedSecret {
+    sealed: crypto::Sealed,
+    last_four: String,
+    fingerprint: String,
+}
 
 fn seal(state: &AppState, secret: &str) -> Result<SealedSecret, ApiError> {
-    validate::secret(secret)?;
-    let ciphertext = state
+    let sealed = state
         .secrets
         .seal(secret)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let skip = secret.chars().count().saturating_sub(4);
     Ok(SealedSecret {
-        ciphertext,
+        sealed,
         last_four: secret.chars().skip(skip).collect(),
+        fingerprint: crypto::fingerprint(secret),
     })
 }
 
-fn check(name: &str, base_url: Option<&str>) -> Result<(), ApiError> {
-    validate::name(name)?;
-    base_url.map(validate::base_url).transpose()?;
-    Ok(())
-}
+impl Resource for ProviderKeys {
+    const WHAT: &'static str = "provider key";
+    const PATH: &'static str = "provider-keys";
+    const TABLE: &'static str = "provider_keys";
+    const SELECT: &'static str = "SELECT id, name, provider, team_id, base_url, extra_headers, \
+         is_default, secret_last_four, secret_fingerprint, version, created_at, updated_at \
+         FROM provider_keys";
+    const OWNERSHIP: Ownership = Ownership::Team;
+    const READ: Role = Role::Viewer;
+    const WRITE: Role = Role::Editor;
 
-/// Create a provider key.
-#[utoipa::path(post, path = "/api/v1/provider-keys", tag = "provider-keys",
-    request_body = ProviderKeyInput,
-    responses((status = 201, body = ProviderKey), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("api_key" = [])))]
-pub async fn create(
-    _: Admin,
-    State(state): State<AppState>,
-    ApiJson(input): ApiJson<ProviderKeyInput>,
-) -> Result<(StatusCode, ApiJson<ProviderKey>), ApiError> {
-    check(&input.name, input.base_url.as_deref())?;
-    let write = Write {
-        name: &input.name,
-        provider: input.provider,
-        base_url: input.base_url.as_deref(),
-        secret: Some(seal(&state, &input.secret)?),
-    };
-    let key = db::provider_keys::create(&state.db, write)
-        .await
-        .map_err(|e| conflict_or(e, WHAT))?;
-    Ok((StatusCode::CREATED, ApiJson(key)))
-}
+    type Row = Row;
+    type Output = ProviderKey;
+    type Created = ProviderKey;
+    type Input = ProviderKeyUpdate;
 
-/// Read a provider key (without its secret).
-#[utoipa::path(get, path = "/api/v1/provider-keys/{id}", tag = "provider-keys",
-    params(("id" = Uuid, Path, description = "Provider key id")),
-    responses((status = 200, body = ProviderKey), (status = 404, body = Problem)),
-    security(("api_key" = [])))]
-pub async fn read(
-    _: Admin,
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
-) -> Result<ApiJson<ProviderKey>, ApiError> {
-    db::provider_keys::get(&state.db, id)
-        .await?
-        .map(ApiJson)
-        .ok_or(ApiError::NotFound(WHAT))
-}
-
-/// List provider keys, ordered by id.
-#[utoipa::path(get, path = "/api/v1/provider-keys", tag = "provider-keys", params(ListQuery),
-    responses((status = 200, body = Page<ProviderKey>)), security(("api_key" = [])))]
-pub async fn list(
-    _: Admin,
-    State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<ApiJson<Page<ProviderKey>>, ApiError> {
-    let page = PageRequest::from_query(&query)?;
-    let rows = db::provider_keys::list(&state.db, &page).await?;
-    Ok(ApiJson(page.page(rows, |k| k.id)))
-}
-
-/// Replace a provider key's settings; an omitted `secret` keeps the stored one.
-#[utoipa::path(put, path = "/api/v1/provider-keys/{id}", tag = "provider-keys",
-    request_body = ProviderKeyUpdate, params(("id" = Uuid, Path, description = "Provider key id")),
-    responses((status = 200, body = ProviderKey), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("api_key" = [])))]
-pub async fn update(
-    _: Admin,
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiJson(input): ApiJson<ProviderKeyUpdate>,
-) -> Result<ApiJson<ProviderKey>, ApiError> {
-    check(&input.name, input.base_url.as_deref())?;
-    if db::provider_keys::mapped_under_other_provider(&state.db, id, input.provider).await? {
-        return Err(ApiError::Conflict(format!(
-            "virtual keys use this key for another provider; it cannot become a {} key",
-            input.provider
-        )));
+    fn output(r: Row) -> Result<ProviderKey, sqlx::Error> {
+        let provider: Provider = r
+            .provider
+            .parse()
+            .map_err(|_| sqlx::Error::Decode(Box::new(UnknownStoredProvider(r.id))))?;
+        Ok(ProviderKey {
+            id: r.id,
+            name: r.name,
+            provider,
+            team_id: r.team_id,
+            base_url: r.base_url,
+            extra_headers: r.extra_headers.0,
+            is_default: r.is_default,
+            secret_last_four: r.secret_last_four,
+            secret_fingerprint: r.secret_fingerprint,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
     }
-    let write = Write {
-        name: &input.name,
-        provider: input.provider,
-        base_url: input.base_url.as_deref(),
-        secret: input
+
+    fn meta(k: &ProviderKey) -> Meta {
+        Meta {
+            id: k.id,
+            team_id: k.team_id,
+            version: k.version,
+        }
+    }
+
+    fn created(k: ProviderKey, _: Option<String>) -> ProviderKey {
+        k
+    }
+
+    fn input_team(input: &ProviderKeyUpdate) -> Option<Uuid> {
+        input.team_id
+    }
+
+    fn set_input_team(input: &mut ProviderKeyUpdate, team: Option<Uuid>) {
+        input.team_id = team;
+    }
+
+    fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, filter: &ListFilter) {
+        if let Some(provider) = filter.provider {
+            qb.push(" AND r.provider = ").push_bind(provider.as_str());
+        }
+    }
+
+    async fn check(
+        state: &AppState,
+        _: &Principal,
+        input: &ProviderKeyUpdate,
+        existing: Option<&ProviderKey>,
+    ) -> Result<(), ApiError> {
+        validate::name(&input.name)?;
+        input
+            .base_url
+            .as_deref()
+            .map(validate::base_url)
+            .transpose()?;
+        validate::extra_headers(&input.extra_headers)?;
+        match (&input.secret, existing) {
+            (Some(secret), _) => validate::secret(secret)?,
+            (None, None) => return Err(ApiError::invalid("secret", "is required")),
+            (None, Some(_)) => {}
+        }
+        if let Some(existing) = existing {
+            if existing.provider != input.provider
+                && mapped_under_other_provider(state, existing.id, input.provider).await?
+            {
+                return Err(ApiError::Conflict(format!(
+                    "virtual keys use this key for another provider; it cannot become a {} key",
+                    input.provider
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert(
+        conn: &mut PgConnection,
+        state: &AppState,
+        input: &ProviderKeyUpdate,
+    ) -> Result<(Uuid, Option<String>), ApiError> {
+        let secret = input
             .secret
             .as_deref()
-            .map(|s| seal(&state, s))
-            .transpose()?,
-    };
-    db::provider_keys::update(&state.db, id, write)
+            .ok_or_else(|| ApiError::invalid("secret", "is required"))?;
+        let secret = seal(state, secret)?;
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO provider_keys (id, name, provider, team_id, base_url, extra_headers, \
+             is_default, secret_encrypted, secret_key_id, secret_last_four, secret_fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(&input.name)
+        .bind(input.provider.as_str())
+        .bind(input.team_id)
+        .bind(&input.base_url)
+        .bind(Json(&input.extra_headers))
+        .bind(input.is_default)
+        .bind(secret.sealed.ciphertext)
+        .bind(secret.sealed.key_id)
+        .bind(secret.last_four)
+        .bind(secret.fingerprint)
+        .execute(conn)
         .await
-        .map_err(|e| conflict_or(e, WHAT))?
-        .map(ApiJson)
-        .ok_or(ApiError::NotFound(WHAT))
+        .map_err(|e| conflict_or(e, Self::WHAT))?;
+        Ok((id, None))
+    }
+
+    async fn update(
+        conn: &mut PgConnection,
+        state: &AppState,
+        id: Uuid,
+        input: &ProviderKeyUpdate,
+    ) -> Result<(), ApiError> {
+        let secret = input
+            .secret
+            .as_deref()
+            .map(|s| seal(state, s))
+            .transpose()?;
+        let (ciphertext, key_id, last_four, fingerprint) = match secret {
+            Some(s) => (
+                Some(s.sealed.ciphertext),
+                Some(s.sealed.key_id),
+                Some(s.last_four),
+                Some(s.fingerprint),
+            ),
+            None => (None, None, None, None),
+        };
+        sqlx::query(
+            "UPDATE provider_keys SET name = $2, provider = $3, base_url = $4, \
+             extra_headers = $5, is_default = $6, \
+             secret_encrypted = COALESCE($7, secret_encrypted), \
+             secret_key_id = COALESCE($8, secret_key_id), \
+             secret_last_four = COALESCE($9, secret_last_four), \
+             secret_fingerprint = COALESCE($10, secret_fingerprint), \
+             version = version + 1, updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&input.name)
+        .bind(input.provider.as_str())
+        .bind(&input.base_url)
+        .bind(Json(&input.extra_headers))
+        .bind(input.is_default)
+        .bind(ciphertext)
+        .bind(key_id)
+        .bind(last_four)
+        .bind(fingerprint)
+        .execute(conn)
+        .await
+        .map_err(|e| conflict_or(e, Self::WHAT))?;
+        Ok(())
+    }
 }
 
-/// Delete a provider key. Refused (409) while a virtual key maps to it.
-#[utoipa::path(delete, path = "/api/v1/provider-keys/{id}", tag = "provider-keys",
-    params(("id" = Uuid, Path, description = "Provider key id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)),
-    security(("api_key" = [])))]
-pub async fn delete(
-    _: Admin,
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
-) -> Result<StatusCode, ApiError> {
-    let deleted = db::provider_keys::delete(&state.db, id)
-        .await
-        .map_err(|e| conflict_or(e, WHAT))?;
-    no_content_or_not_found(deleted, WHAT)
+/// Whether a virtual key maps provider key `id` under a provider other than `provider`.
+async fn mapped_under_other_provider(
+    state: &AppState,
+    id: Uuid,
+    provider: Provider,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM virtual_key_provider_keys \
+         WHERE provider_key_id = $1 AND provider <> $2)",
+    )
+    .bind(id)
+    .bind(provider.as_str())
+    .fetch_one(&state.db)
+    .await
+}
+
+crate::crud_handlers! {
+    resource: ProviderKeys,
+    tag: "provider-keys",
+    collection: "/api/v1/provider-keys",
+    item: "/api/v1/provider-keys/{id}",
+    what: "provider key",
+    create_body: ProviderKeyInput,
+    update_body: ProviderKeyUpdate,
+    output: ProviderKey,
+    created: ProviderKey,
+    filters: [
+        ("team_id" = Option<uuid::Uuid>, Query, description = "Only this team's keys"),
+        ("provider" = Option<api_types::Provider>, Query, description = "Only keys for this provider"),
+    ],
 }

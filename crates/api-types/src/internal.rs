@@ -22,6 +22,27 @@ pub const INTERNAL_TOKEN_HEADER: &str = "x-gatehouse-internal-token";
 pub struct ProfileConfig {
     pub id: Uuid,
     pub name: String,
+    #[serde(default)]
+    pub team_id: Option<Uuid>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub consider_context_untrusted: bool,
+    /// Refuse requests that carry a provider key instead of a virtual key.
+    #[serde(default)]
+    pub require_virtual_key: bool,
+    /// Per provider, the only models allowed; a provider not listed allows all.
+    #[serde(default)]
+    pub allowed_models: BTreeMap<Provider, Vec<String>>,
+}
+
+impl ProfileConfig {
+    /// Whether this profile lets `model` be called on `provider`.
+    pub fn allows_model(&self, provider: Provider, model: &str) -> bool {
+        self.allowed_models
+            .get(&provider)
+            .is_none_or(|models| models.iter().any(|m| m == model))
+    }
 }
 
 /// A virtual key resolved for the data plane, looked up by the SHA-256 of its token.
@@ -30,6 +51,11 @@ pub struct ProfileConfig {
 pub struct VirtualKeyConfig {
     pub id: Uuid,
     pub profile_id: Uuid,
+    #[serde(default)]
+    pub team_id: Option<Uuid>,
+    /// Models this key may call; empty allows every model.
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub provider_keys: BTreeMap<Provider, ProviderKeyConfig>,
 }
@@ -41,6 +67,16 @@ pub struct ProviderKeyConfig {
     pub id: Uuid,
     pub secret: String,
     pub base_url: Option<String>,
+    /// Added to every upstream request made with this key.
+    #[serde(default)]
+    pub extra_headers: BTreeMap<String, String>,
+}
+
+impl VirtualKeyConfig {
+    /// Whether this key lets `model` be called.
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.allowed_models.is_empty() || self.allowed_models.iter().any(|m| m == model)
+    }
 }
 
 impl std::fmt::Debug for VirtualKeyConfig {
@@ -48,6 +84,8 @@ impl std::fmt::Debug for VirtualKeyConfig {
         f.debug_struct("VirtualKeyConfig")
             .field("id", &self.id)
             .field("profile_id", &self.profile_id)
+            .field("team_id", &self.team_id)
+            .field("allowed_models", &self.allowed_models)
             .field("expires_at", &self.expires_at)
             .field("provider_keys", &self.provider_keys)
             .finish()
@@ -60,6 +98,7 @@ impl std::fmt::Debug for ProviderKeyConfig {
             .field("id", &self.id)
             .field("secret", &"[redacted]")
             .field("base_url", &self.base_url)
+            .field("extra_headers", &self.extra_headers)
             .finish()
     }
 }

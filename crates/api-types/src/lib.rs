@@ -4,14 +4,17 @@
 //! Input types people write use `deny_unknown_fields`; snapshot types the data plane reads
 //! do not, so an older worker can read a newer control plane's answer.
 
+mod access;
 pub mod internal;
+mod policy;
 mod provider;
+mod routing;
 
+pub use access::*;
+pub use policy::*;
 pub use provider::{Provider, UnknownProvider};
+pub use routing::*;
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -31,131 +34,6 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// A profile: the unit an application is pointed at (`/v1/{provider}/{profile}/…`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct Profile {
-    pub id: Uuid,
-    pub name: String,
-    pub description: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Body of `POST /api/v1/profiles` and `PUT /api/v1/profiles/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ProfileInput {
-    /// Unique, 1–128 characters.
-    pub name: String,
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-/// A provider key as the API shows it: the secret itself is write-only.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct ProviderKey {
-    pub id: Uuid,
-    pub name: String,
-    pub provider: Provider,
-    /// Upstream base URL for this key; `null` means the provider's default.
-    pub base_url: Option<String>,
-    /// The last four characters of the secret, to tell keys apart.
-    pub secret_last_four: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Body of `POST /api/v1/provider-keys`.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ProviderKeyInput {
-    pub name: String,
-    pub provider: Provider,
-    /// The provider's API key. Write-only: never returned.
-    pub secret: String,
-    /// `http(s)://host[:port][/path]`; `null` uses the provider's default.
-    #[serde(default)]
-    pub base_url: Option<String>,
-}
-
-/// Body of `PUT /api/v1/provider-keys/{id}`. An omitted `secret` keeps the stored one.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ProviderKeyUpdate {
-    pub name: String,
-    pub provider: Provider,
-    #[serde(default)]
-    pub secret: Option<String>,
-    #[serde(default)]
-    pub base_url: Option<String>,
-}
-
-impl std::fmt::Debug for ProviderKeyInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderKeyInput")
-            .field("name", &self.name)
-            .field("provider", &self.provider)
-            .field("secret", &"[redacted]")
-            .field("base_url", &self.base_url)
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for ProviderKeyUpdate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderKeyUpdate")
-            .field("name", &self.name)
-            .field("provider", &self.provider)
-            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
-            .field("base_url", &self.base_url)
-            .finish()
-    }
-}
-
-/// A virtual key as the API shows it; the token is only in [`VirtualKeyCreated`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct VirtualKey {
-    pub id: Uuid,
-    pub name: String,
-    pub profile_id: Uuid,
-    /// Provider name → provider-key id used when this key calls that provider.
-    pub provider_keys: BTreeMap<Provider, Uuid>,
-    pub expires_at: Option<DateTime<Utc>>,
-    /// The token's first characters (`gh_vk_` and four more), to recognise it.
-    pub token_prefix: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Answer to `POST /api/v1/virtual-keys`: the key and, this once only, its token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct VirtualKeyCreated {
-    #[serde(flatten)]
-    pub key: VirtualKey,
-    /// The bearer token (`gh_vk_…`). Shown only in this response; stored hashed.
-    pub token: String,
-}
-
-/// Body of `POST /api/v1/virtual-keys` and `PUT /api/v1/virtual-keys/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct VirtualKeyInput {
-    pub name: String,
-    pub profile_id: Uuid,
-    #[serde(default)]
-    pub provider_keys: BTreeMap<Provider, Uuid>,
-    #[serde(default)]
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
 /// One page of a list endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -165,15 +43,30 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Query parameters of every list endpoint.
+/// Pagination parameters of every list endpoint. Lists are ordered by id, and ids are
+/// time-ordered (UUIDv7), so pages come oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
-#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListQuery {
     /// Page size, 1–500 (default 100).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// Filters of list endpoints; each endpoint documents the ones it honours and ignores the
+/// others.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListFilter {
+    pub team_id: Option<Uuid>,
+    pub profile_id: Option<Uuid>,
+    pub provider: Option<Provider>,
+    /// `key=value`: only objects carrying that label.
+    pub label: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
 }
 
 /// `application/problem+json` body (RFC 9457) of every REST error.
@@ -186,6 +79,18 @@ pub struct Problem {
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The request fields at fault, as JSON pointers into the body (or parameter names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid_params: Vec<InvalidParam>,
+}
+
+/// One offending field of a rejected request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InvalidParam {
+    /// Field name, dotted for nested fields (`conditions[0].operator`).
+    pub name: String,
+    pub reason: String,
 }
 
 #[cfg(test)]

@@ -95,6 +95,7 @@ impl RestObject for ProfileObject {
         ProfileInput {
             name: known(&state.name),
             description: state.description.as_ref_option().map(|s| s.to_string()),
+            ..ProfileInput::default()
         }
     }
 

@@ -187,8 +187,13 @@ mod tests {
             id: uuid::Uuid::nil(),
             name: "k".into(),
             provider: Provider::Openai,
+            team_id: None,
             base_url: None,
+            extra_headers: Default::default(),
+            is_default: false,
             secret_last_four: "1234".into(),
+            secret_fingerprint: String::new(),
+            version: 1,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         };
