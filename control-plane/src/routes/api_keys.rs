@@ -154,6 +154,7 @@ crate::crud_handlers! {
     collection: "/api/v1/api-keys",
     item: "/api/v1/api-keys/{id}",
     what: "API key",
+    operation: ("api_key", "api_keys"),
     create_body: ApiKeyInput,
     update_body: ApiKeyInput,
     output: ApiKey,
@@ -165,6 +166,7 @@ crate::crud_handlers! {
 
 /// Revoke an API key: it is refused from then on. Idempotent; cannot be undone.
 #[utoipa::path(post, path = "/api/v1/api-keys/{id}/revoke", tag = "api-keys",
+    operation_id = "revoke_api_key",
     params(("id" = Uuid, Path, description = "Object id")),
     responses(
         (status = 200, description = "The revoked key", body = ApiKey),

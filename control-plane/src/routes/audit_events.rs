@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 /// List audit events, oldest first.
 #[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit-events",
+    operation_id = "list_audit_events",
     params(ListQuery,
         ("resource_type" = Option<String>, Query, description = "Only events on this kind of resource (`profiles`, `provider-keys`, …)"),
         ("resource_id" = Option<String>, Query, description = "Only events on this object"),
@@ -44,6 +45,7 @@ pub async fn list(
 
 /// Read one audit event.
 #[utoipa::path(get, path = "/api/v1/audit-events/{id}", tag = "audit-events",
+    operation_id = "read_audit_event",
     params(("id" = Uuid, Path, description = "Event id")),
     responses(
         (status = 200, description = "The event", body = AuditEvent),

@@ -428,6 +428,7 @@ macro_rules! crud_handlers {
         collection: $collection:literal,
         item: $item:literal,
         what: $what:literal,
+        operation: ($one:literal, $many:literal),
         create_body: $create_body:ty,
         update_body: $update_body:ty,
         output: $output:ty,
@@ -438,6 +439,7 @@ macro_rules! crud_handlers {
         use api_types::Page;
 
         #[utoipa::path(post, path = $collection, tag = $tag,
+            operation_id = concat!("create_", $one),
             summary = concat!("Create a ", $what),
             request_body = $create_body,
             responses(
@@ -461,6 +463,7 @@ macro_rules! crud_handlers {
         }
 
         #[utoipa::path(get, path = $item, tag = $tag,
+            operation_id = concat!("read_", $one),
             summary = concat!("Read a ", $what),
             params(("id" = uuid::Uuid, Path, description = "Object id")),
             responses(
@@ -481,6 +484,7 @@ macro_rules! crud_handlers {
         }
 
         #[utoipa::path(get, path = $collection, tag = $tag,
+            operation_id = concat!("list_", $many),
             summary = concat!("List ", $what, "s, oldest first"),
             params(api_types::ListQuery, $($filter),*),
             responses(
@@ -501,6 +505,7 @@ macro_rules! crud_handlers {
         }
 
         #[utoipa::path(put, path = $item, tag = $tag,
+            operation_id = concat!("update_", $one),
             summary = concat!("Replace a ", $what),
             request_body = $update_body,
             params(
@@ -532,6 +537,7 @@ macro_rules! crud_handlers {
         }
 
         #[utoipa::path(delete, path = $item, tag = $tag,
+            operation_id = concat!("delete_", $one),
             summary = concat!("Delete a ", $what, " (idempotent)"),
             params(
                 ("id" = uuid::Uuid, Path, description = "Object id"),

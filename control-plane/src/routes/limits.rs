@@ -174,6 +174,7 @@ crate::crud_handlers! {
     collection: "/api/v1/limits",
     item: "/api/v1/limits/{id}",
     what: "limit",
+    operation: ("limit", "limits"),
     create_body: LimitInput,
     update_body: LimitInput,
     output: Limit,

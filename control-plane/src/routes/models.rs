@@ -148,6 +148,7 @@ crate::crud_handlers! {
     collection: "/api/v1/models",
     item: "/api/v1/models/{id}",
     what: "model price",
+    operation: ("model_price", "model_prices"),
     create_body: ModelPriceInput,
     update_body: ModelPriceInput,
     output: ModelPrice,

@@ -47,6 +47,7 @@ fn respond(org: Organization) -> Response {
 
 /// Read the organization settings.
 #[utoipa::path(get, path = "/api/v1/organization", tag = "organization",
+    operation_id = "read_organization",
     responses(
         (status = 200, description = "The settings", body = Organization,
             headers(("ETag" = String, description = "The settings' version"))),
@@ -64,6 +65,7 @@ pub async fn read(
 
 /// Replace the organization settings (organization-wide admins only).
 #[utoipa::path(put, path = "/api/v1/organization", tag = "organization",
+    operation_id = "update_organization",
     request_body = OrganizationInput,
     params(("If-Match" = Option<String>, Header, description = "The `ETag` last read; refused with 412 if the settings changed since")),
     responses(

@@ -168,6 +168,7 @@ crate::crud_handlers! {
     collection: "/api/v1/profiles",
     item: "/api/v1/profiles/{id}",
     what: "profile",
+    operation: ("profile", "profiles"),
     create_body: ProfileInput,
     update_body: ProfileInput,
     output: Profile,

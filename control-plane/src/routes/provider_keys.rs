@@ -260,6 +260,7 @@ crate::crud_handlers! {
     collection: "/api/v1/provider-keys",
     item: "/api/v1/provider-keys/{id}",
     what: "provider key",
+    operation: ("provider_key", "provider_keys"),
     create_body: ProviderKeyInput,
     update_body: ProviderKeyUpdate,
     output: ProviderKey,

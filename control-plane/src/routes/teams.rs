@@ -113,6 +113,7 @@ crate::crud_handlers! {
     collection: "/api/v1/teams",
     item: "/api/v1/teams/{id}",
     what: "team",
+    operation: ("team", "teams"),
     create_body: TeamInput,
     update_body: TeamInput,
     output: Team,

@@ -234,6 +234,7 @@ crate::crud_handlers! {
     collection: "/api/v1/virtual-keys",
     item: "/api/v1/virtual-keys/{id}",
     what: "virtual key",
+    operation: ("virtual_key", "virtual_keys"),
     create_body: VirtualKeyInput,
     update_body: VirtualKeyInput,
     output: VirtualKey,
@@ -246,6 +247,7 @@ crate::crud_handlers! {
 
 /// Revoke a virtual key: every worker refuses it from then on. Idempotent; cannot be undone.
 #[utoipa::path(post, path = "/api/v1/virtual-keys/{id}/revoke", tag = "virtual-keys",
+    operation_id = "revoke_virtual_key",
     params(("id" = Uuid, Path, description = "Object id")),
     responses(
         (status = 200, description = "The revoked key", body = VirtualKey),
