@@ -30,7 +30,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadBody { status: StatusCode, message: String },
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("internal error")]
     Internal(String),
 }
@@ -119,6 +119,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<sqlx::Error> for ApiError {
+    /// Data exceptions (SQLSTATE class 22: a NUL character, a number out of range) come from
+    /// what the client sent, so they are a 422, not a 500; everything else is a 500.
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.code().is_some_and(|c| c.starts_with("22")) {
+                tracing::debug!(error = %db, "database rejected a value");
+                return ApiError::invalid(
+                    "body",
+                    "contains a value that cannot be stored (for example a NUL character)",
+                );
+            }
+        }
+        ApiError::Database(e)
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         ApiError::BadBody {
@@ -186,5 +203,5 @@ pub fn conflict_or(e: sqlx::Error, what: &str) -> ApiError {
             _ => {}
         }
     }
-    ApiError::Database(e)
+    e.into()
 }

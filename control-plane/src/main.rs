@@ -27,6 +27,7 @@ fn main() -> anyhow::Result<()> {
         Settings::parse()
     };
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into()))
         .init();
     settings.validate()?;
@@ -69,10 +70,9 @@ async fn rotate_secrets(
 ) -> anyhow::Result<()> {
     let state = prepare(settings, connect(settings, embedded).await?).await?;
     let count = control_plane::db::rotation::rotate(&state.db, &state.secrets).await?;
-    tracing::info!(
-        count,
-        key_id = state.secrets.current_key_id(),
-        "provider secrets re-sealed under the current auth secret"
+    println!(
+        "re-sealed count={count} provider secrets under key_id={}",
+        state.secrets.current_key_id()
     );
     Ok(())
 }

@@ -56,18 +56,45 @@ class Stack:
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
 
-    def spawn(self, name: str, args: list[str], env: dict[str, str], ready: str) -> None:
+    def spawn(self, name: str, args: list[str], env: dict[str, str], ready: str) -> subprocess.Popen:
         log = self.tmp / f"{name}.log"
         proc = subprocess.Popen(
             args,
             env={**os.environ, **env},
-            stdout=log.open("wb"),
+            stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
         self.procs.append(proc)
-        self.logs.append(log)
+        if log not in self.logs:
+            self.logs.append(log)
         wait_http(ready, proc, log)
+        return proc
+
+    def control_plane_env(self, **overrides: str) -> dict[str, str]:
+        return {**self.cp_env, **overrides}
+
+    def start_control_plane(self, **overrides: str) -> None:
+        self.cp = self.spawn(
+            "control-plane",
+            [str(BIN_DIR / "gatehouse-control-plane")],
+            self.control_plane_env(**overrides),
+            f"{self.api_url}/readyz",
+        )
+
+    def stop_control_plane(self) -> None:
+        self.cp.send_signal(signal.SIGTERM)
+        self.cp.wait(timeout=10)
+
+    def control_plane_command(self, *args: str, **overrides: str) -> subprocess.CompletedProcess:
+        """Runs a one-off `gatehouse-control-plane <args>` against the stack's database."""
+        return subprocess.run(
+            [str(BIN_DIR / "gatehouse-control-plane"), *args],
+            env={**os.environ, **self.control_plane_env(**overrides)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def start(self) -> None:
         base_db = os.environ.get("GATEHOUSE_TEST_DATABASE_URL")
@@ -80,20 +107,16 @@ class Stack:
             {},
             f"{self.mock_url}/healthz",
         )
-        self.spawn(
-            "control-plane",
-            [str(BIN_DIR / "gatehouse-control-plane")],
-            {
-                "GATEHOUSE_DATABASE_URL": db_url,
-                "GATEHOUSE_ADMIN_API_KEY": ADMIN_KEY,
-                "GATEHOUSE_INTERNAL_TOKEN": INTERNAL_TOKEN,
-                "GATEHOUSE_AUTH_SECRET": "e2e-auth-secret-" + uuid.uuid4().hex,
-                "GATEHOUSE_API_ADDR": f"127.0.0.1:{self.api_port}",
-                "GATEHOUSE_DATA_DIR": str(self.tmp / "data"),
-                "GATEHOUSE_LOG_LEVEL": "debug",
-            },
-            f"{self.api_url}/readyz",
-        )
+        self.cp_env = {
+            "GATEHOUSE_DATABASE_URL": db_url,
+            "GATEHOUSE_ADMIN_API_KEY": ADMIN_KEY,
+            "GATEHOUSE_INTERNAL_TOKEN": INTERNAL_TOKEN,
+            "GATEHOUSE_AUTH_SECRET": "e2e-auth-secret-" + uuid.uuid4().hex,
+            "GATEHOUSE_API_ADDR": f"127.0.0.1:{self.api_port}",
+            "GATEHOUSE_DATA_DIR": str(self.tmp / "data"),
+            "GATEHOUSE_LOG_LEVEL": "debug",
+        }
+        self.start_control_plane()
         self.spawn(
             "data-plane",
             [str(BIN_DIR / "gatehouse-data-plane")],
@@ -147,7 +170,19 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    """One stack shared by the session; tests that restart it use `own_stack`."""
     s = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def own_stack(tmp_path):
+    """A stack of its own, for tests that stop or reconfigure its processes."""
+    s = Stack(tmp_path)
     try:
         s.start()
         yield s

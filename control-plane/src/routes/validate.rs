@@ -28,14 +28,33 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Free text (descriptions, reasons): at most 2048 characters.
+/// Free text (descriptions, reasons): at most 2048 characters; line breaks and tabs are
+/// the only control characters allowed.
 pub fn optional_text(field: &str, value: Option<&str>) -> Result<(), ApiError> {
     match value {
-        Some(v) if v.chars().count() > MAX_TEXT => Err(ApiError::invalid(
-            field,
-            format!("must be at most {MAX_TEXT} characters"),
-        )),
+        Some(v)
+            if v.chars().count() > MAX_TEXT
+                || v.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            Err(ApiError::invalid(
+                field,
+                format!("must be at most {MAX_TEXT} characters, without control characters"),
+            ))
+        }
         _ => Ok(()),
+    }
+}
+
+/// Whether a JSON value holds a NUL character anywhere (Postgres cannot store one).
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            false
+        }
     }
 }
 
@@ -180,6 +199,12 @@ fn condition(i: usize, c: &Condition) -> Result<(), ApiError> {
     let field = |f: &str| format!("conditions[{i}].{f}");
     condition_path(&c.path).map_err(|why| ApiError::invalid(field("path"), why))?;
     let value = &c.value;
+    if has_nul(value) {
+        return Err(ApiError::invalid(
+            field("value"),
+            "must not contain NUL characters",
+        ));
+    }
     match c.operator {
         Operator::Equal | Operator::NotEqual | Operator::Exists => Ok(()),
         Operator::Contains | Operator::NotContains | Operator::StartsWith | Operator::EndsWith => {
@@ -224,8 +249,8 @@ fn condition_path(path: &str) -> Result<(), String> {
             }
         };
     }
-    if path.len() > 1024 {
-        return Err("must be at most 1024 characters".into());
+    if path.len() > 1024 || path.contains('\0') {
+        return Err("must be at most 1024 characters, without NUL".into());
     }
     serde_json_path::JsonPath::parse(path)
         .map(drop)
