@@ -25,6 +25,10 @@ pub enum ProxyError {
     WrongProfile(String),
     #[error("the virtual key has no provider key for {0}")]
     NoProviderKey(api_types::Provider),
+    #[error("this profile requires a Gatehouse virtual key")]
+    VirtualKeyRequired,
+    #[error("model `{0}` is not allowed for this profile or key")]
+    ModelNotAllowed(String),
     #[error("request body exceeds the limit of {limit} bytes")]
     BodyTooLarge { limit: u64 },
     #[error("{0}")]
@@ -52,6 +56,10 @@ impl ProxyError {
             ProxyError::ExpiredVirtualKey => (401, ErrorType::Authentication, "expired_api_key"),
             ProxyError::WrongProfile(_) => (403, ErrorType::Permission, "profile_mismatch"),
             ProxyError::NoProviderKey(_) => (403, ErrorType::Permission, "provider_not_allowed"),
+            ProxyError::VirtualKeyRequired => {
+                (401, ErrorType::Authentication, "virtual_key_required")
+            }
+            ProxyError::ModelNotAllowed(_) => (403, ErrorType::Permission, "model_not_allowed"),
             ProxyError::BodyTooLarge { .. } => {
                 (413, ErrorType::InvalidRequest, "request_too_large")
             }
@@ -87,7 +95,9 @@ impl ProxyError {
             | ProxyError::WrongProfile(_)
             | ProxyError::NoProviderKey(_)
             | ProxyError::BodyTooLarge { .. }
-            | ProxyError::InvalidBody(_) => {}
+            | ProxyError::InvalidBody(_)
+            | ProxyError::VirtualKeyRequired
+            | ProxyError::ModelNotAllowed(_) => {}
         }
         let (status, error_type, code) = self.classify();
         let body = error_body(&self.to_string(), error_type, code);

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api_types::internal::VirtualKeyConfig;
+use api_types::internal::{ProfileConfig, ProviderKeyConfig, VirtualKeyConfig};
 use api_types::{Provider, VIRTUAL_KEY_PREFIX};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -67,20 +67,32 @@ pub struct RequestCtx {
     provider: Option<Provider>,
     endpoint: Option<Endpoint>,
     upstream: Option<BaseUrl>,
+    profile: Option<Arc<ProfileConfig>>,
     credential: Credential,
     body: BytesMut,
     error: Option<ProxyError>,
 }
 
 impl RequestCtx {
-    /// The provider secret to send upstream, when a virtual key was used.
-    fn provider_secret(&self) -> Option<&str> {
+    /// The provider key to use upstream, when a virtual key was used.
+    fn provider_key(&self) -> Option<&ProviderKeyConfig> {
         match (&self.credential, self.provider) {
-            (Credential::Virtual(vk), Some(p)) => {
-                vk.provider_keys.get(&p).map(|k| k.secret.as_str())
-            }
+            (Credential::Virtual(vk), Some(p)) => vk.provider_keys.get(&p),
             _ => None,
         }
+    }
+
+    /// Whether the profile and the virtual key (if any) allow calling `model`.
+    fn allows_model(&self, model: &str) -> bool {
+        let by_profile = match (&self.profile, self.provider) {
+            (Some(profile), Some(provider)) => profile.allows_model(provider, model),
+            _ => true,
+        };
+        let by_key = match &self.credential {
+            Credential::Virtual(vk) => vk.allows_model(model),
+            Credential::Passthrough => true,
+        };
+        by_profile && by_key
     }
 }
 
@@ -156,11 +168,16 @@ impl Gateway {
 
         let unknown_profile = || ProxyError::UnknownProfile(route.profile.to_owned());
         let profile_id = Uuid::parse_str(route.profile).map_err(|_| unknown_profile())?;
-        self.config
+        let profile = self
+            .config
             .profile(profile_id)
             .await
             .map_err(ProxyError::ConfigUnavailable)?
             .ok_or_else(unknown_profile)?;
+        if profile.require_virtual_key && virtual_key.is_none() {
+            return Err(ProxyError::VirtualKeyRequired);
+        }
+        ctx.profile = Some(profile);
 
         if let Some(vk) = virtual_key {
             if vk.profile_id != profile_id {
@@ -207,6 +224,7 @@ impl ProxyHttp for Gateway {
             provider: None,
             endpoint: None,
             upstream: None,
+            profile: None,
             credential: Credential::Passthrough,
             body: BytesMut::new(),
             error: None,
@@ -257,8 +275,12 @@ impl ProxyHttp for Gateway {
             return Ok(());
         }
         let whole = ctx.body.split().freeze();
-        if let Err(e) = llm::openai::peek_chat_request(&whole) {
-            return Err(fail(ctx, ProxyError::InvalidBody(e)));
+        match llm::openai::peek_chat_request(&whole) {
+            Err(e) => return Err(fail(ctx, ProxyError::InvalidBody(e))),
+            Ok(peek) if !ctx.allows_model(&peek.model) => {
+                return Err(fail(ctx, ProxyError::ModelNotAllowed(peek.model)));
+            }
+            Ok(_) => {}
         }
         *body = Some(whole);
         Ok(())
@@ -310,7 +332,11 @@ impl ProxyHttp for Gateway {
             .map_err(|e| Error::because(ErrorType::InternalError, "building upstream URI", e))?;
         upstream_request.set_uri(uri);
         upstream_request.insert_header("host", base.authority())?;
-        if let Some(secret) = ctx.provider_secret() {
+        if let Some(key) = ctx.provider_key() {
+            for (name, value) in &key.extra_headers {
+                upstream_request.insert_header(name.clone(), value.as_str())?;
+            }
+            let secret = &key.secret;
             let mut value =
                 http::HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|e| {
                     Error::because(

@@ -94,6 +94,15 @@ pub async fn chat_completions(
         id: id.clone(),
         path: "/v1/chat/completions".into(),
         authorization: authorization.clone(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
         body: parsed.as_ref().map(Clone::clone).unwrap_or(Value::Null),
         body_bytes: body.len(),
         received_at: unix_now(),

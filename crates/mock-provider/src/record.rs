@@ -19,6 +19,8 @@ pub struct RecordedRequest {
     pub path: String,
     /// The `Authorization` header exactly as received.
     pub authorization: Option<String>,
+    /// Every header, names lower-cased (a repeated header keeps its last value).
+    pub headers: std::collections::BTreeMap<String, String>,
     /// The body as JSON; `null` when it did not parse.
     pub body: serde_json::Value,
     pub body_bytes: usize,
