@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/gatehouse/target
 PROFILE ?= dev
 
-.PHONY: run test setup build lint openapi clean
+.PHONY: run test bench setup build lint openapi clean
 
 ## Build and start everything locally (embedded Postgres, control plane, data plane, mock).
 run: setup
@@ -12,6 +12,10 @@ run: setup
 ## Lint, build, and run the Rust and end-to-end tests against a throwaway Postgres.
 test: setup
 	scripts/test.sh
+
+## Release-build benchmarks on loopback; writes docs/benchmarks.md and bench/results/.
+bench: setup
+	scripts/bench.sh
 
 ## Install system packages and the Python test environment (.venv).
 setup:

@@ -1,0 +1,339 @@
+//! `gatehouse-bench`: the load generators behind `make bench`.
+//!
+//! `control-plane`: CRUD latency of a running control plane under an open-loop mixed load
+//! (a fixed request rate, each request timed from when it was due, so a slow server cannot
+//! hide its queueing), reported beside `/healthz` measured the same way in the same run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use reqwest::Client;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+#[derive(Parser)]
+#[command(name = "gatehouse-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Mixed CRUD load on the control plane's REST API.
+    ControlPlane {
+        /// Base URL of the control plane.
+        #[arg(long)]
+        url: String,
+        /// Admin API key.
+        #[arg(long, env = "GATEHOUSE_ADMIN_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// Requests per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Measured seconds (after a 2 s warm-up that is discarded).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Where to write the JSON result.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+}
+
+/// Latencies in microseconds, and failures.
+struct Recorder {
+    latency: Histogram<u64>,
+    errors: u64,
+}
+
+impl Recorder {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Recorder {
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            errors: 0,
+        })
+    }
+
+    fn summary(&self) -> Value {
+        let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1000.0;
+        json!({
+            "requests": self.latency.len(),
+            "errors": self.errors,
+            "p50_ms": ms(0.5),
+            "p90_ms": ms(0.9),
+            "p99_ms": ms(0.99),
+            "max_ms": self.latency.max() as f64 / 1000.0,
+        })
+    }
+}
+
+/// One request of the mix, chosen by its sequence number.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Health,
+    ReadProfile,
+    ListProfiles,
+    CreateProfile,
+    UpdateProfile,
+    ReadVirtualKey,
+    CreateVirtualKey,
+    DeleteVirtualKey,
+}
+
+/// The mix: reads dominate, as they do for Terraform plans and dashboards (10 slots:
+/// 3 profile reads, 2 lists, 1 virtual-key read, 1 create, 1 update, 1 key create, 1 delete).
+const MIX: [Op; 10] = [
+    Op::ReadProfile,
+    Op::ListProfiles,
+    Op::ReadProfile,
+    Op::CreateProfile,
+    Op::ReadVirtualKey,
+    Op::UpdateProfile,
+    Op::ReadProfile,
+    Op::ListProfiles,
+    Op::CreateVirtualKey,
+    Op::DeleteVirtualKey,
+];
+
+struct Fixture {
+    http: Client,
+    url: String,
+    key: String,
+    profiles: Vec<String>,
+    virtual_keys: Mutex<Vec<String>>,
+}
+
+impl Fixture {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.key)
+    }
+
+    async fn create(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let res = self
+            .req(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await?;
+        if res.status() != 201 {
+            bail!("POST {path}: {}", res.status());
+        }
+        Ok(res.json().await?)
+    }
+
+    async fn run(&self, op: Op, n: usize) -> anyhow::Result<()> {
+        use reqwest::Method;
+        let profile = &self.profiles[n % self.profiles.len()];
+        let res = match op {
+            Op::Health => {
+                self.http
+                    .get(format!("{}/healthz", self.url))
+                    .send()
+                    .await?
+            }
+            Op::ReadProfile => {
+                self.req(Method::GET, &format!("/api/v1/profiles/{profile}"))
+                    .send()
+                    .await?
+            }
+            Op::ListProfiles => {
+                self.req(Method::GET, "/api/v1/profiles?limit=50")
+                    .send()
+                    .await?
+            }
+            Op::CreateProfile => {
+                let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
+                self.req(Method::POST, "/api/v1/profiles")
+                    .json(&json!({"name": name, "labels": {"bench": "yes"}}))
+                    .send()
+                    .await?
+            }
+            Op::UpdateProfile => {
+                self.req(Method::PUT, &format!("/api/v1/profiles/{profile}"))
+                    .json(
+                        &json!({"name": format!("bench-fixed-{}", n % self.profiles.len()),
+                                  "description": format!("update {n}")}),
+                    )
+                    .send()
+                    .await?
+            }
+            Op::ReadVirtualKey | Op::DeleteVirtualKey => {
+                let (id, method) = {
+                    let mut keys = self.virtual_keys.lock().await;
+                    let i = n % keys.len();
+                    match op {
+                        Op::DeleteVirtualKey if keys.len() > 10 => {
+                            (keys.swap_remove(i), Method::DELETE)
+                        }
+                        _ => (keys[i].clone(), Method::GET),
+                    }
+                };
+                self.req(method, &format!("/api/v1/virtual-keys/{id}"))
+                    .send()
+                    .await?
+            }
+            Op::CreateVirtualKey => {
+                let res = self
+                    .req(Method::POST, "/api/v1/virtual-keys")
+                    .json(&json!({"name": "bench", "profile_id": profile}))
+                    .send()
+                    .await?;
+                if res.status() == 201 {
+                    let created: Value = res.json().await?;
+                    if let Some(id) = created["id"].as_str() {
+                        self.virtual_keys.lock().await.push(id.to_owned());
+                    }
+                    return Ok(());
+                }
+                res
+            }
+        };
+        let status = res.status();
+        res.bytes().await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            bail!("{op:?}: {status}")
+        }
+    }
+}
+
+/// Runs `ops` open-loop at `rate` per second for `seconds` (plus 2 s of warm-up).
+async fn open_loop(
+    fixture: Arc<Fixture>,
+    rate: u32,
+    seconds: u64,
+    ops: &'static [Op],
+) -> anyhow::Result<Recorder> {
+    let recorder = Arc::new(Mutex::new(Recorder::new()?));
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let warmup = u64::from(rate) * 2;
+    let total = warmup + u64::from(rate) * seconds;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..total {
+        let due = start + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let (fixture, recorder) = (fixture.clone(), recorder.clone());
+        let op = ops[(n as usize) % ops.len()];
+        tasks.push(tokio::spawn(async move {
+            let outcome = fixture.run(op, n as usize).await;
+            let micros = due.elapsed().as_micros() as u64;
+            if n < warmup {
+                return;
+            }
+            let mut r = recorder.lock().await;
+            match outcome {
+                Ok(()) => {
+                    let _ = r.latency.record(micros.max(1));
+                }
+                Err(e) => {
+                    if r.errors < 5 {
+                        eprintln!("error: {e}");
+                    }
+                    r.errors += 1;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let recorder = Arc::try_unwrap(recorder)
+        .map_err(|_| anyhow::anyhow!("tasks still hold the recorder"))?
+        .into_inner();
+    Ok(recorder)
+}
+
+async fn control_plane(
+    url: String,
+    key: String,
+    rate: u32,
+    seconds: u64,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let http = Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let mut fixture = Fixture {
+        http,
+        url,
+        key,
+        profiles: Vec::new(),
+        virtual_keys: Mutex::new(Vec::new()),
+    };
+    for i in 0..50 {
+        let p = fixture
+            .create(
+                "/api/v1/profiles",
+                json!({"name": format!("bench-fixed-{i}"), "labels": {"bench": "yes"}}),
+            )
+            .await
+            .context("seeding profiles (is the control plane empty?)")?;
+        fixture
+            .profiles
+            .push(p["id"].as_str().unwrap_or_default().to_owned());
+    }
+    for i in 0..50 {
+        let profile = fixture.profiles[i].clone();
+        let vk = fixture
+            .create(
+                "/api/v1/virtual-keys",
+                json!({"name": "bench", "profile_id": profile}),
+            )
+            .await?;
+        fixture
+            .virtual_keys
+            .get_mut()
+            .push(vk["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let fixture = Arc::new(fixture);
+    let baseline = open_loop(fixture.clone(), rate, seconds, &[Op::Health]).await?;
+    let crud = open_loop(fixture, rate, seconds, &MIX).await?;
+    let (b, c) = (baseline.summary(), crud.summary());
+    let ratio = |k: &str| c[k].as_f64().unwrap_or(0.0) / b[k].as_f64().unwrap_or(1.0).max(0.001);
+    println!("control plane, open loop at {rate} requests/s for {seconds} s (after 2 s warm-up)");
+    println!("| load | requests | errors | p50 ms | p90 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, s) in [("`/healthz` (baseline)", &b), ("CRUD mix", &c)] {
+        println!(
+            "| {name} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            s["requests"],
+            s["errors"],
+            s["p50_ms"].as_f64().unwrap_or(0.0),
+            s["p90_ms"].as_f64().unwrap_or(0.0),
+            s["p99_ms"].as_f64().unwrap_or(0.0),
+            s["max_ms"].as_f64().unwrap_or(0.0)
+        );
+    }
+    let p99 = c["p99_ms"].as_f64().unwrap_or(f64::MAX);
+    println!(
+        "CRUD p99 / baseline p99 = {:.2}; CRUD p99 {p99:.2} ms against the 20 ms target: {}",
+        ratio("p99_ms"),
+        if p99 < 20.0 { "met" } else { "MISSED" }
+    );
+    if let Some(path) = out {
+        let report = json!({"rate": rate, "seconds": seconds, "baseline": b, "crud": c,
+                            "p99_ratio": ratio("p99_ms"), "target_p99_ms": 20.0});
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::ControlPlane {
+            url,
+            api_key,
+            rate,
+            seconds,
+            json,
+        } => control_plane(url, api_key, rate, seconds, json).await,
+    }
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make bench`: release builds measured on loopback against a throwaway Postgres. Prints the
+# tables, and writes docs/benchmarks.md and bench/results/*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}
+cargo build --release --locked -p control-plane -p gatehouse-bench
+bin="$CARGO_TARGET_DIR/release"
+
+work=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  scripts/pg-throwaway.sh stop "$work/pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# The server under test on core 0, the load generator on core 1 (when taskset exists).
+pin() { if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+
+db=$(scripts/pg-throwaway.sh start "$work/pg" "$(free_port)")
+api_port=$(free_port)
+admin_key="bench-admin-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+GATEHOUSE_DATABASE_URL="${db%/*}/bench" GATEHOUSE_ADMIN_API_KEY="$admin_key" \
+  GATEHOUSE_AUTH_SECRET="bench-auth-secret-0123456789abcdef0123" \
+  GATEHOUSE_API_ADDR="127.0.0.1:$api_port" GATEHOUSE_DATA_DIR="$work/data" GATEHOUSE_LOG_LEVEL=warn \
+  pin 0 "$bin/gatehouse-control-plane" >"$work/control-plane.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api_port/readyz" >/dev/null && break; sleep 0.1; done
+
+mkdir -p bench/results docs
+out=$(GATEHOUSE_ADMIN_API_KEY="$admin_key" pin 1 "$bin/gatehouse-bench" control-plane \
+  --url "http://127.0.0.1:$api_port" --rate 200 --seconds "${BENCH_SECONDS:-20}" \
+  --json bench/results/control-plane.json)
+echo "$out"
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Produced by \`make bench\` on $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), loopback only,"
+  echo "release builds; the server under test pinned to core 0 and the load generator to core 1."
+  echo
+  echo "## Control-plane CRUD latency"
+  echo
+  echo "Mixed load (reads of profiles and virtual keys, lists, creates, updates, deletes) over a"
+  echo "real Postgres, open loop: every request is timed from when it was due, so queueing shows."
+  echo "The baseline is \`/healthz\` (no database) at the same rate in the same run."
+  echo
+  echo "$out" | sed -n '2,$p'
+  echo
+  echo "Raw figures: \`bench/results/control-plane.json\`."
+} > docs/benchmarks.md
