@@ -2,10 +2,13 @@
 `require_virtual_key`, allowed models (per profile and provider, and per key), a provider
 key's extra headers, and a team's default provider key."""
 
+import time
 import uuid
 
 import openai
 import pytest
+
+from conftest import CACHE_TTL_SECS
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -83,3 +86,17 @@ def test_extra_headers_and_the_team_default_key(stack):
     assert request["authorization"] == "Bearer sk-team-default"
     assert request["headers"]["x-title"] == "gatehouse-e2e"
     assert default["is_default"]
+
+
+def test_a_revoked_virtual_key_is_refused_once_the_cache_ttl_passed(stack):
+    profile = stack.create("/profiles", {"name": name("revoke")})
+    key = stack.create("/provider-keys", {"name": name("k"), "provider": "openai", "secret": "sk-revoke-1"})
+    vk = stack.create("/virtual-keys", {"name": "v", "profile_id": profile["id"], "provider_keys": {"openai": key["id"]}})
+    sdk = client(stack, profile["id"], vk["token"])
+    sdk.chat.completions.create(model="m", messages=MESSAGES)
+    revoked = stack.api("POST", f"/virtual-keys/{vk['id']}/revoke")
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert stack.api("GET", f"/virtual-keys/{vk['id']}").json()["last_used_at"] is not None
+    time.sleep(CACHE_TTL_SECS + 0.5)
+    with pytest.raises(openai.AuthenticationError):
+        sdk.chat.completions.create(model="m", messages=MESSAGES)

@@ -562,3 +562,17 @@ macro_rules! crud_handlers {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::IfMatch;
+
+    #[test]
+    fn if_match_accepts_our_entity_tags_and_nothing_else() {
+        let check = |h: Option<&str>, v| IfMatch(h.map(str::to_owned)).check(v).is_ok();
+        assert!(check(None, 3));
+        assert!(check(Some("\"3\""), 3) && check(Some("3"), 3) && check(Some("W/\"3\""), 3));
+        assert!(check(Some("*"), 3) && check(Some("\"1\", \"3\""), 3));
+        assert!(!check(Some("\"2\""), 3) && !check(Some("garbage"), 3) && !check(Some(""), 3));
+    }
+}
