@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use crate::crypto::{hash_token, secrets_equal};
+use crate::crypto::hash_token;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -69,7 +69,9 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-/// Proof that the request carried the internal token (the data plane).
+/// Proof that the request carried a valid internal token: a short-lived JWT (HS256,
+/// audience `gatehouse-internal`) signed with `GATEHOUSE_INTERNAL_TOKEN_SECRET`. Admin API
+/// keys do not open `/internal/v1`, and internal tokens do not open `/api/v1`.
 #[derive(Debug, Clone, Copy)]
 pub struct Internal;
 
@@ -77,19 +79,17 @@ impl FromRequestParts<AppState> for Internal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let expected: &SecretString = state
-            .internal_token
+        let secret: &SecretString = state
+            .internal_secret
             .as_deref()
             .ok_or(ApiError::InternalDisabled)?;
-        let presented = parts
-            .headers
-            .get(api_types::internal::INTERNAL_TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::InternalUnauthorized)?;
-        if secrets_equal(presented, expected.expose_secret()) {
-            Ok(Internal)
-        } else {
-            Err(ApiError::InternalUnauthorized)
+        let token = bearer(parts).ok_or(ApiError::InternalUnauthorized)?;
+        match api_types::internal::verify_internal_token(secret.expose_secret().as_bytes(), token) {
+            Ok(_) => Ok(Internal),
+            Err(e) => {
+                tracing::debug!(error = %e, "internal token refused");
+                Err(ApiError::InternalUnauthorized)
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -42,8 +43,10 @@ pub async fn prepare(settings: &Settings, db: PgPool) -> Result<AppState, Startu
     }
     let auth_secret =
         crypto::load_or_create_auth_secret(settings.auth_secret.clone(), &settings.data_dir)?;
-    if settings.internal_token.is_none() {
-        tracing::warn!("GATEHOUSE_INTERNAL_TOKEN is unset: the data plane cannot fetch config");
+    if settings.internal_token_secret.is_none() {
+        tracing::warn!(
+            "GATEHOUSE_INTERNAL_TOKEN_SECRET is unset: the data plane cannot fetch config"
+        );
     }
     let secrets = crypto::SecretBox::new(&auth_secret, &settings.previous_auth_secrets)?;
     let stale = db::rotation::count_stale(&db, &secrets).await?;
@@ -54,10 +57,12 @@ pub async fn prepare(settings: &Settings, db: PgPool) -> Result<AppState, Startu
              `gatehouse-control-plane rotate-secrets`"
         );
     }
+    let watch = watch::Hub::start(db.clone(), settings.change_log_retention);
     Ok(AppState {
         db,
         secrets: Arc::new(secrets),
-        internal_token: settings.internal_token.clone().map(Arc::new),
+        internal_secret: settings.internal_token_secret.clone().map(Arc::new),
+        watch,
     })
 }
 

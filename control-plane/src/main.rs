@@ -83,8 +83,12 @@ async fn serve(settings: &Settings, embedded: Option<&EmbeddedPostgres>) -> anyh
         .await
         .with_context(|| format!("binding {}", settings.api_addr))?;
     tracing::info!(addr = %listener.local_addr()?, "control plane listening");
+    let watch = state.watch.clone();
     axum::serve(listener, app(settings, state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            watch.close();
+        })
         .await?;
     tracing::info!("control plane stopped");
     Ok(())

@@ -42,10 +42,19 @@ pub struct Settings {
     )]
     pub previous_auth_secrets: Vec<SecretString>,
 
-    /// Shared token the data plane presents on `/internal/v1` (at least 32 characters).
-    /// Unset: the internal API refuses every request.
-    #[arg(long, env = "GATEHOUSE_INTERNAL_TOKEN", hide_env_values = true)]
-    pub internal_token: Option<SecretString>,
+    /// Secret both planes share (at least 32 characters): the data plane signs short-lived
+    /// tokens for `/internal/v1` with it. Unset: the internal API refuses every request.
+    #[arg(long, env = "GATEHOUSE_INTERNAL_TOKEN_SECRET", hide_env_values = true)]
+    pub internal_token_secret: Option<SecretString>,
+
+    /// Change events kept for workers to replay after a disconnect; a worker further
+    /// behind drops its whole cache instead.
+    #[arg(
+        long,
+        env = "GATEHOUSE_CHANGE_LOG_RETENTION",
+        default_value_t = 100_000
+    )]
+    pub change_log_retention: i64,
 
     /// Largest accepted request body, human-readable (`50MB`, `1MiB`).
     #[arg(long, env = "GATEHOUSE_API_BODY_LIMIT", default_value = "50MB")]
@@ -78,7 +87,10 @@ impl Settings {
         let secrets = [
             ("GATEHOUSE_ADMIN_API_KEY", &self.admin_api_key),
             ("GATEHOUSE_AUTH_SECRET", &self.auth_secret),
-            ("GATEHOUSE_INTERNAL_TOKEN", &self.internal_token),
+            (
+                "GATEHOUSE_INTERNAL_TOKEN_SECRET",
+                &self.internal_token_secret,
+            ),
         ];
         for (name, secret) in secrets {
             if let Some(s) = secret {

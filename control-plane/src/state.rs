@@ -12,5 +12,7 @@ use crate::crypto::SecretBox;
 pub struct AppState {
     pub db: PgPool,
     pub secrets: Arc<SecretBox>,
-    pub internal_token: Option<Arc<SecretString>>,
+    /// `GATEHOUSE_INTERNAL_TOKEN_SECRET`; `None` disables `/internal/v1`.
+    pub internal_secret: Option<Arc<SecretString>>,
+    pub watch: crate::watch::Hub,
 }

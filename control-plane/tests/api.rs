@@ -10,7 +10,12 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
-const INTERNAL_TOKEN: &str = "test-internal-token-0123456789abcdef012345";
+const INTERNAL_SECRET: &str = "test-internal-secret-0123456789abcdef012345";
+
+fn internal_token() -> String {
+    api_types::internal::mint_internal_token(INTERNAL_SECRET.as_bytes(), "test", chrono::Utc::now())
+        .unwrap()
+}
 
 struct Server {
     url: String,
@@ -30,8 +35,8 @@ impl Server {
             "cp",
             "--admin-api-key",
             ADMIN_KEY,
-            "--internal-token",
-            INTERNAL_TOKEN,
+            "--internal-token-secret",
+            INTERNAL_SECRET,
             "--auth-secret",
             "test-auth-secret-0123456789abcdef0123456789",
             "--api-body-limit",
@@ -70,6 +75,23 @@ impl Server {
         let status = res.status();
         let text = res.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn call_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -358,10 +380,30 @@ async fn virtual_keys_resolve_for_the_data_plane_only_with_the_internal_token() 
             .status(),
         401
     );
+    let forged = api_types::internal::mint_internal_token(
+        b"another-secret-0123456789abcdef0123456789",
+        "test",
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        s.http
+            .get(&path)
+            .bearer_auth(forged)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let (status, _) = s
+        .call_with(reqwest::Method::GET, "/api/v1/profiles", &internal_token())
+        .await;
+    assert_eq!(status, 401, "internal tokens do not open /api/v1");
     let resolved: Value = s
         .http
         .get(&path)
-        .header(api_types::internal::INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN)
+        .bearer_auth(internal_token())
         .send()
         .await
         .unwrap()
@@ -401,7 +443,7 @@ async fn virtual_keys_resolve_for_the_data_plane_only_with_the_internal_token() 
     let gone = s
         .http
         .get(&path)
-        .header(api_types::internal::INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN)
+        .bearer_auth(internal_token())
         .send()
         .await
         .unwrap();

@@ -8,7 +8,9 @@ use data_plane::config::ConfigClient;
 use data_plane::proxy::Gateway;
 use data_plane::settings::{Settings, Upstreams};
 use pingora::server::configuration::ServerConf;
-use pingora::server::Server;
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
@@ -17,13 +19,22 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into()))
         .init();
     let upstreams = Upstreams::from_lookup(|name| std::env::var(name).ok())?;
-    let config = ConfigClient::new(
+    if settings
+        .internal_token_secret
+        .expose_secret()
+        .chars()
+        .count()
+        < 32
+    {
+        anyhow::bail!("GATEHOUSE_INTERNAL_TOKEN_SECRET: must be at least 32 characters");
+    }
+    let config = Arc::new(ConfigClient::new(
         &settings.control_plane_url,
-        settings.internal_token.clone(),
-        settings.config_cache_ttl(),
-    )?;
+        settings.internal_token_secret.clone(),
+        settings.sync_settings(),
+    )?);
     let gateway = Gateway::new(
-        Arc::new(config),
+        config.clone(),
         upstreams,
         settings.api_body_limit.as_u64(),
         settings.upstream_read_timeout(),
@@ -44,6 +55,20 @@ fn main() -> anyhow::Result<()> {
     let mut service = pingora::proxy::http_proxy_service(&server.configuration, gateway);
     service.add_tcp(&settings.proxy_addr.to_string());
     server.add_service(service);
+    server.add_service(background_service("config sync", ConfigSync(config)));
     tracing::info!(addr = %settings.proxy_addr, threads, "data plane listening");
     server.run_forever()
+}
+
+/// Keeps the config cache current (watch stream and resync) until shutdown.
+struct ConfigSync(Arc<ConfigClient>);
+
+#[async_trait::async_trait]
+impl BackgroundService for ConfigSync {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        tokio::select! {
+            () = self.0.clone().sync() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
 }

@@ -238,8 +238,15 @@ impl ProxyHttp for Gateway {
     ) -> pingora::Result<bool> {
         mark_credentials_sensitive(session.req_header_mut())?;
         let path = session.req_header().uri.path();
-        if path == "/healthz" || path == "/readyz" {
+        if path == "/healthz" {
             write_json(session, 200, Bytes::from_static(b"{\"status\":\"ok\"}")).await?;
+            return Ok(true);
+        }
+        if path == "/readyz" {
+            let status = self.config.status();
+            let code = if status.ready { 200 } else { 503 };
+            let body = serde_json::to_vec(&status).unwrap_or_default();
+            write_json(session, code, Bytes::from(body)).await?;
             return Ok(true);
         }
         match self.admit(session, ctx).await {

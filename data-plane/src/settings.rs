@@ -26,17 +26,33 @@ pub struct Settings {
     )]
     pub control_plane_url: String,
 
-    /// Token presented on the control plane's `/internal/v1` (same value on both planes).
-    #[arg(long, env = "GATEHOUSE_INTERNAL_TOKEN", hide_env_values = true)]
-    pub internal_token: SecretString,
+    /// Secret shared with the control plane: signs the short-lived tokens presented on
+    /// `/internal/v1` (at least 32 characters).
+    #[arg(long, env = "GATEHOUSE_INTERNAL_TOKEN_SECRET", hide_env_values = true)]
+    pub internal_token_secret: SecretString,
 
     /// Largest accepted request body, human-readable (`50MB`, `1MiB`).
     #[arg(long, env = "GATEHOUSE_API_BODY_LIMIT", default_value = "50MB")]
     pub api_body_limit: ByteSize,
 
-    /// Seconds a fetched profile or virtual key (or its absence) is served from cache.
-    #[arg(long, env = "GATEHOUSE_CONFIG_CACHE_TTL_SECS", default_value_t = 5)]
-    pub config_cache_ttl_secs: u64,
+    /// How long cached config is served while nothing is confirmed by the control plane
+    /// (it is unreachable); afterwards lookups fail with 503. `15m`, `90s`, …
+    #[arg(long, env = "GATEHOUSE_MAX_STALENESS", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub max_staleness: Duration,
+
+    /// Seconds an unknown profile or virtual key is remembered as unknown.
+    #[arg(long, env = "GATEHOUSE_CONFIG_NEGATIVE_TTL_SECS", default_value_t = 5)]
+    pub config_negative_ttl_secs: u64,
+
+    /// Seconds between revision comparisons with the control plane (the safety net for a
+    /// lost change event).
+    #[arg(long, env = "GATEHOUSE_CONFIG_RESYNC_SECS", default_value_t = 10)]
+    pub config_resync_secs: u64,
+
+    /// Seconds the change stream may stay silent (the control plane sends heartbeats every
+    /// 5 s) before it is reopened.
+    #[arg(long, env = "GATEHOUSE_CONFIG_WATCH_IDLE_SECS", default_value_t = 15)]
+    pub config_watch_idle_secs: u64,
 
     /// Seconds the upstream may stay silent (before the first byte, or between chunks)
     /// before the request fails with 502.
@@ -61,8 +77,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn config_cache_ttl(&self) -> Duration {
-        Duration::from_secs(self.config_cache_ttl_secs)
+    pub fn sync_settings(&self) -> crate::config::SyncSettings {
+        crate::config::SyncSettings {
+            max_staleness: self.max_staleness,
+            negative_ttl: Duration::from_secs(self.config_negative_ttl_secs),
+            resync_interval: Duration::from_secs(self.config_resync_secs.max(1)),
+            watch_idle: Duration::from_secs(self.config_watch_idle_secs.max(1)),
+        }
     }
 
     pub fn upstream_read_timeout(&self) -> Duration {
@@ -101,10 +122,21 @@ mod tests {
             Settings::try_parse_from(["dp"]).is_err(),
             "the internal token is required"
         );
-        let s = Settings::try_parse_from(["dp", "--internal-token", "t"]).unwrap();
+        let s = Settings::try_parse_from(["dp", "--internal-token-secret", "t"]).unwrap();
         assert_eq!(s.proxy_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(s.api_body_limit, ByteSize::mb(50));
-        assert_eq!(s.config_cache_ttl(), Duration::from_secs(5));
+        let sync = s.sync_settings();
+        assert_eq!(sync.max_staleness, Duration::from_secs(15 * 60));
+        assert_eq!(sync.resync_interval, Duration::from_secs(10));
+        let s = Settings::try_parse_from([
+            "dp",
+            "--internal-token-secret",
+            "t",
+            "--max-staleness",
+            "90s",
+        ])
+        .unwrap();
+        assert_eq!(s.max_staleness, Duration::from_secs(90));
     }
 
     #[test]

@@ -18,7 +18,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("GATEHOUSE_BIN_DIR", Path.home() / ".cache/gatehouse/target/debug"))
 ADMIN_KEY = "e2e-admin-key-" + uuid.uuid4().hex
-INTERNAL_TOKEN = "e2e-internal-token-" + uuid.uuid4().hex
+INTERNAL_SECRET = "e2e-internal-secret-" + uuid.uuid4().hex
+# Config changes reach workers well within this (change stream); unknown keys are remembered
+# as unknown for this long.
 CACHE_TTL_SECS = 1
 BODY_LIMIT = 256 * 1024
 UPSTREAM_READ_TIMEOUT_SECS = 2
@@ -110,7 +112,7 @@ class Stack:
         self.cp_env = {
             "GATEHOUSE_DATABASE_URL": db_url,
             "GATEHOUSE_ADMIN_API_KEY": ADMIN_KEY,
-            "GATEHOUSE_INTERNAL_TOKEN": INTERNAL_TOKEN,
+            "GATEHOUSE_INTERNAL_TOKEN_SECRET": INTERNAL_SECRET,
             "GATEHOUSE_AUTH_SECRET": "e2e-auth-secret-" + uuid.uuid4().hex,
             "GATEHOUSE_API_ADDR": f"127.0.0.1:{self.api_port}",
             "GATEHOUSE_DATA_DIR": str(self.tmp / "data"),
@@ -123,16 +125,16 @@ class Stack:
             {
                 "GATEHOUSE_PROXY_ADDR": f"127.0.0.1:{self.proxy_port}",
                 "GATEHOUSE_CONTROL_PLANE_URL": self.api_url,
-                "GATEHOUSE_INTERNAL_TOKEN": INTERNAL_TOKEN,
+                "GATEHOUSE_INTERNAL_TOKEN_SECRET": INTERNAL_SECRET,
                 "GATEHOUSE_OPENAI_BASE_URL": f"{self.mock_url}/v1",
-                "GATEHOUSE_CONFIG_CACHE_TTL_SECS": str(CACHE_TTL_SECS),
+                "GATEHOUSE_CONFIG_NEGATIVE_TTL_SECS": str(CACHE_TTL_SECS),
                 "GATEHOUSE_API_BODY_LIMIT": f"{BODY_LIMIT}B",
                 "GATEHOUSE_SHUTDOWN_GRACE_SECS": "1",
                 "GATEHOUSE_UPSTREAM_READ_TIMEOUT_SECS": str(UPSTREAM_READ_TIMEOUT_SECS),
                 "GATEHOUSE_PROXY_THREADS": "2",
                 "GATEHOUSE_LOG_LEVEL": "debug",
             },
-            f"{self.proxy_url}/healthz",
+            f"{self.proxy_url}/readyz",
         )
 
     def stop(self) -> None:

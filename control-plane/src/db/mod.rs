@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod changes;
 pub mod embedded;
 pub mod rotation;
 pub mod virtual_keys;

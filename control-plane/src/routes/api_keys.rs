@@ -46,6 +46,7 @@ impl Resource for ApiKeys {
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Admin;
     const WRITE: Role = Role::Admin;
+    const CHANGE_KIND: Option<&'static str> = None;
 
     type Row = Row;
     type Output = ApiKey;

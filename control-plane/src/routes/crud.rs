@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::db::audit::{self, Change};
+use crate::db::changes;
 use crate::db::PageRequest;
 use crate::error::{conflict_or, ApiError, ApiJson};
 use crate::state::AppState;
@@ -58,6 +59,9 @@ pub trait Resource: Send + Sync + 'static {
     /// The least role that reads; writes need `WRITE`.
     const READ: Role;
     const WRITE: Role;
+    /// The kind of config change a write emits to data-plane workers (`None`: workers do
+    /// not use this resource).
+    const CHANGE_KIND: Option<&'static str>;
 
     type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin;
     type Output: Serialize + Send + Sync;
@@ -146,10 +150,39 @@ fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-fn with_etag(status: StatusCode, version: i64, body: impl Serialize) -> Response {
+/// Header naming the config revision a write produced, so a client can wait until workers
+/// report it (their `/readyz`).
+pub const REVISION_HEADER: &str = "x-gatehouse-revision";
+
+fn with_etag(
+    status: StatusCode,
+    version: i64,
+    revision: Option<i64>,
+    body: impl Serialize,
+) -> Response {
     let mut response = (status, ApiJson(body)).into_response();
     response.headers_mut().insert(ETAG, etag(version));
+    add_revision(&mut response, revision);
     response
+}
+
+pub fn add_revision(response: &mut Response, revision: Option<i64>) {
+    if let Some(revision) = revision {
+        response
+            .headers_mut()
+            .insert(REVISION_HEADER, HeaderValue::from(revision));
+    }
+}
+
+/// Records the change for workers when `R` is something they use.
+async fn record_change<R: Resource>(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<i64>, ApiError> {
+    match R::CHANGE_KIND {
+        Some(kind) => Ok(Some(changes::record(conn, kind, &id.to_string()).await?)),
+        None => Ok(None),
+    }
 }
 
 fn visible<R: Resource>(principal: &Principal, meta: &Meta) -> bool {
@@ -267,11 +300,13 @@ pub async fn create<R: Resource>(
         .await?
         .ok_or_else(|| ApiError::Internal("created row not found".into()))?;
     audit::<R>(&mut tx, &principal, "create", None, Some(&out)).await?;
+    let revision = record_change::<R>(&mut tx, id).await?;
     tx.commit().await?;
     let version = R::meta(&out).version;
     Ok(with_etag(
         StatusCode::CREATED,
         version,
+        revision,
         R::created(out, token),
     ))
 }
@@ -288,7 +323,7 @@ pub async fn read<R: Resource>(
         .filter(|o| visible::<R>(&principal, &R::meta(o)))
         .ok_or(ApiError::NotFound(R::WHAT))?;
     let version = R::meta(&out).version;
-    Ok(with_etag(StatusCode::OK, version, out))
+    Ok(with_etag(StatusCode::OK, version, None, out))
 }
 
 pub async fn list<R: Resource>(
@@ -357,9 +392,10 @@ pub async fn update<R: Resource>(
         .await?
         .ok_or(ApiError::NotFound(R::WHAT))?;
     audit::<R>(&mut tx, &principal, "update", Some(&existing), Some(&out)).await?;
+    let revision = record_change::<R>(&mut tx, id).await?;
     tx.commit().await?;
     let version = R::meta(&out).version;
-    Ok(with_etag(StatusCode::OK, version, out))
+    Ok(with_etag(StatusCode::OK, version, revision, out))
 }
 
 /// Deletes are idempotent: 204 whether or not the object existed (or is visible).
@@ -368,11 +404,11 @@ pub async fn delete<R: Resource>(
     state: AppState,
     id: Uuid,
     if_match: IfMatch,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     require_write::<R>(&principal)?;
     let mut tx = state.db.begin().await?;
     let Some(existing) = lock_visible::<R>(&mut tx, &principal, id).await? else {
-        return Ok(StatusCode::NO_CONTENT);
+        return Ok(StatusCode::NO_CONTENT.into_response());
     };
     if_match.check(R::meta(&existing).version)?;
     sqlx::query(&format!("DELETE FROM {} WHERE id = $1", R::TABLE))
@@ -386,8 +422,11 @@ pub async fn delete<R: Resource>(
         .execute(&mut *tx)
         .await?;
     audit::<R>(&mut tx, &principal, "delete", Some(&existing), None).await?;
+    let revision = record_change::<R>(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    add_revision(&mut response, revision);
+    Ok(response)
 }
 
 /// Revokes a key (a table with `revoked_at`): idempotent, and a revoked key stays revoked.
@@ -410,12 +449,14 @@ pub async fn revoke<R: Resource>(
     let out = fetch::<R>(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound(R::WHAT))?;
+    let mut revision = None;
     if done.rows_affected() > 0 {
         audit::<R>(&mut tx, &principal, "revoke", Some(&existing), Some(&out)).await?;
+        revision = record_change::<R>(&mut tx, id).await?;
     }
     tx.commit().await?;
     let version = R::meta(&out).version;
-    Ok(with_etag(StatusCode::OK, version, out))
+    Ok(with_etag(StatusCode::OK, version, revision, out))
 }
 
 /// Documented handlers for one resource: `create`, `read`, `list`, `update` and `delete`,
@@ -557,7 +598,7 @@ macro_rules! crud_handlers {
             axum::extract::State(state): axum::extract::State<$crate::state::AppState>,
             $crate::error::ApiPath(id): $crate::error::ApiPath<uuid::Uuid>,
             if_match: $crate::routes::crud::IfMatch,
-        ) -> Result<axum::http::StatusCode, $crate::error::ApiError> {
+        ) -> Result<axum::response::Response, $crate::error::ApiError> {
             $crate::routes::crud::delete::<$res>(principal, state, id, if_match).await
         }
     };

@@ -9,7 +9,7 @@ use super::crud::fetch;
 use super::profiles::Profiles;
 use crate::auth::Internal;
 use crate::db;
-use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 /// A profile's serving config.
@@ -74,4 +74,34 @@ pub async fn virtual_key(
         expires_at: resolved.expires_at,
         provider_keys,
     }))
+}
+
+/// Query of `GET /internal/v1/watch`.
+#[derive(Debug, serde::Deserialize)]
+pub struct WatchQuery {
+    /// The revision the worker has applied; omitted by a worker with an empty cache.
+    pub since: Option<i64>,
+}
+
+/// The change stream (`text/event-stream`): `change` events with a [`ConfigChange`], a
+/// `reset` when the worker must drop its whole cache, a `heartbeat` every few seconds.
+///
+/// [`ConfigChange`]: api_types::internal::ConfigChange
+pub async fn watch(
+    _: Internal,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<WatchQuery>,
+) -> axum::response::sse::Sse<
+    impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    axum::response::sse::Sse::new(state.watch.subscribe(query.since))
+}
+
+/// The current config revision, for workers' periodic resync.
+pub async fn revision(
+    _: Internal,
+    State(state): State<AppState>,
+) -> Result<ApiJson<api_types::internal::RevisionInfo>, ApiError> {
+    let revision = db::changes::current(&state.db).await?;
+    Ok(ApiJson(api_types::internal::RevisionInfo { revision }))
 }

@@ -41,6 +41,7 @@ impl Resource for Limits {
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Editor;
+    const CHANGE_KIND: Option<&'static str> = Some("limit");
 
     type Row = Row;
     type Output = Limit;

@@ -62,7 +62,9 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/audit-events/{id}", get(audit_events::read));
     let internal = Router::new()
         .route("/profiles/{id}", get(internal::profile))
-        .route("/virtual-keys/{token_sha256}", get(internal::virtual_key));
+        .route("/virtual-keys/{token_sha256}", get(internal::virtual_key))
+        .route("/watch", get(internal::watch))
+        .route("/revision", get(internal::revision));
     Router::new()
         .nest("/api/v1", api)
         .nest("/internal/v1", internal)

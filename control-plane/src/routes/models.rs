@@ -38,6 +38,7 @@ impl Resource for Models {
     const OWNERSHIP: Ownership = Ownership::Global;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Admin;
+    const CHANGE_KIND: Option<&'static str> = Some("model_price");
 
     type Row = Row;
     type Output = ModelPrice;

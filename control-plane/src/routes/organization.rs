@@ -13,6 +13,7 @@ use super::crud::IfMatch;
 use super::validate;
 use crate::auth::Principal;
 use crate::db::audit::{self, Change};
+use crate::db::changes;
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
 
@@ -111,6 +112,9 @@ pub async fn update(
         actor: &principal,
     };
     audit::record(&mut tx, change).await?;
+    let revision = changes::record(&mut tx, "organization", "organization").await?;
     tx.commit().await?;
-    Ok(respond(after))
+    let mut response = respond(after);
+    super::crud::add_revision(&mut response, Some(revision));
+    Ok(response)
 }

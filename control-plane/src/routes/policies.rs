@@ -73,6 +73,7 @@ impl Resource for ToolInvocationPolicies {
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Editor;
+    const CHANGE_KIND: Option<&'static str> = Some("tool_invocation_policy");
 
     type Row = ToolRow;
     type Output = ToolInvocationPolicy;
@@ -206,6 +207,7 @@ impl Resource for TrustedDataPolicies {
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Editor;
+    const CHANGE_KIND: Option<&'static str> = Some("trusted_data_policy");
 
     type Row = TrustedRow;
     type Output = TrustedDataPolicy;

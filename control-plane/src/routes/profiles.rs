@@ -41,6 +41,7 @@ impl Resource for Profiles {
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Editor;
+    const CHANGE_KIND: Option<&'static str> = Some("profile");
 
     type Row = Row;
     type Output = Profile;

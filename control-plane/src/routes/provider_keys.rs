@@ -75,6 +75,7 @@ impl Resource for ProviderKeys {
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Editor;
+    const CHANGE_KIND: Option<&'static str> = Some("provider_key");
 
     type Row = Row;
     type Output = ProviderKey;

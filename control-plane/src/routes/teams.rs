@@ -32,6 +32,7 @@ impl Resource for Teams {
     const OWNERSHIP: Ownership = Ownership::TeamItself;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Admin;
+    const CHANGE_KIND: Option<&'static str> = None;
 
     type Row = Row;
     type Output = Team;

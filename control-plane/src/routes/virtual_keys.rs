@@ -56,6 +56,7 @@ impl Resource for VirtualKeys {
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Editor;
+    const CHANGE_KIND: Option<&'static str> = Some("virtual_key");
 
     type Row = Row;
     type Output = VirtualKey;

@@ -13,9 +13,6 @@ use crate::Provider;
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-/// Header carrying the shared internal token on every `/internal/v1` request.
-pub const INTERNAL_TOKEN_HEADER: &str = "x-gatehouse-internal-token";
-
 /// What a worker needs to serve a profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -100,5 +97,112 @@ impl std::fmt::Debug for ProviderKeyConfig {
             .field("base_url", &self.base_url)
             .field("extra_headers", &self.extra_headers)
             .finish()
+    }
+}
+
+/// Audience of every internal token; a token for anything else is refused.
+pub const INTERNAL_AUDIENCE: &str = "gatehouse-internal";
+/// How long a minted internal token is valid.
+pub const INTERNAL_TOKEN_TTL_SECS: i64 = 300;
+
+/// Claims of the short-lived JWT (HS256) the data plane presents on `/internal/v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InternalClaims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Why an internal token was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("internal token refused: {0}")]
+pub struct InternalTokenError(String);
+
+/// Mints an internal token valid from `now` for [`INTERNAL_TOKEN_TTL_SECS`], signed with the
+/// secret both planes share (`GATEHOUSE_INTERNAL_TOKEN_SECRET`).
+pub fn mint_internal_token(
+    secret: &[u8],
+    issuer: &str,
+    now: DateTime<Utc>,
+) -> Result<String, InternalTokenError> {
+    let claims = InternalClaims {
+        aud: INTERNAL_AUDIENCE.to_owned(),
+        iss: issuer.to_owned(),
+        iat: now.timestamp(),
+        exp: now.timestamp() + INTERNAL_TOKEN_TTL_SECS,
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .map_err(|e| InternalTokenError(e.to_string()))
+}
+
+/// Verifies signature, algorithm (HS256 only), audience and expiry (30 s leeway).
+pub fn verify_internal_token(
+    secret: &[u8],
+    token: &str,
+) -> Result<InternalClaims, InternalTokenError> {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&[INTERNAL_AUDIENCE]);
+    validation.set_required_spec_claims(&["exp", "aud"]);
+    validation.leeway = 30;
+    jsonwebtoken::decode::<InternalClaims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(secret),
+        &validation,
+    )
+    .map(|data| data.claims)
+    .map_err(|e| InternalTokenError(e.to_string()))
+}
+
+/// One change event of the watch stream (`GET /internal/v1/watch`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigChange {
+    /// Global, monotonic: each change to anything a worker uses gets the next revision.
+    pub revision: i64,
+    /// What changed: `profile`, `provider_key`, `virtual_key`, `tool_invocation_policy`,
+    /// `trusted_data_policy`, `limit`, `model_price`, `organization`.
+    pub kind: String,
+    /// The changed object's id.
+    pub id: String,
+}
+
+/// Body of `reset` and `heartbeat` watch events and of `GET /internal/v1/revision`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RevisionInfo {
+    pub revision: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_tokens_verify_only_with_the_secret_audience_and_time() {
+        let now = Utc::now();
+        let token = mint_internal_token(b"s".repeat(32).as_slice(), "dp", now).unwrap();
+        let claims = verify_internal_token(b"s".repeat(32).as_slice(), &token).unwrap();
+        assert_eq!(claims.aud, INTERNAL_AUDIENCE);
+        assert!(verify_internal_token(b"t".repeat(32).as_slice(), &token).is_err());
+        let old = now - chrono::Duration::seconds(INTERNAL_TOKEN_TTL_SECS + 60);
+        let expired = mint_internal_token(b"s".repeat(32).as_slice(), "dp", old).unwrap();
+        assert!(verify_internal_token(b"s".repeat(32).as_slice(), &expired).is_err());
+        let claims = InternalClaims {
+            aud: "other".into(),
+            iss: "dp".into(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + 60,
+        };
+        let wrong_aud = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"s".repeat(32).as_slice()),
+        )
+        .unwrap();
+        assert!(verify_internal_token(b"s".repeat(32).as_slice(), &wrong_aud).is_err());
+        assert!(verify_internal_token(b"s".repeat(32).as_slice(), "not-a-jwt").is_err());
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod openai;
 pub mod route;
+pub mod sse;
 pub mod upstream;
