@@ -122,20 +122,23 @@ class Stack:
         self.spawn(
             "data-plane",
             [str(BIN_DIR / "gatehouse-data-plane")],
-            {
-                "GATEHOUSE_PROXY_ADDR": f"127.0.0.1:{self.proxy_port}",
-                "GATEHOUSE_CONTROL_PLANE_URL": self.api_url,
-                "GATEHOUSE_INTERNAL_TOKEN_SECRET": INTERNAL_SECRET,
-                "GATEHOUSE_OPENAI_BASE_URL": f"{self.mock_url}/v1",
-                "GATEHOUSE_CONFIG_NEGATIVE_TTL_SECS": str(CACHE_TTL_SECS),
-                "GATEHOUSE_API_BODY_LIMIT": f"{BODY_LIMIT}B",
-                "GATEHOUSE_SHUTDOWN_GRACE_SECS": "1",
-                "GATEHOUSE_UPSTREAM_READ_TIMEOUT_SECS": str(UPSTREAM_READ_TIMEOUT_SECS),
-                "GATEHOUSE_PROXY_THREADS": "2",
-                "GATEHOUSE_LOG_LEVEL": "debug",
-            },
+            self.data_plane_env(self.proxy_port, self.api_url),
             f"{self.proxy_url}/readyz",
         )
+
+    def data_plane_env(self, port: int, control_plane_url: str) -> dict[str, str]:
+        return {
+            "GATEHOUSE_PROXY_ADDR": f"127.0.0.1:{port}",
+            "GATEHOUSE_CONTROL_PLANE_URL": control_plane_url,
+            "GATEHOUSE_INTERNAL_TOKEN_SECRET": INTERNAL_SECRET,
+            "GATEHOUSE_OPENAI_BASE_URL": f"{self.mock_url}/v1",
+            "GATEHOUSE_CONFIG_NEGATIVE_TTL_SECS": str(CACHE_TTL_SECS),
+            "GATEHOUSE_API_BODY_LIMIT": f"{BODY_LIMIT}B",
+            "GATEHOUSE_SHUTDOWN_GRACE_SECS": "1",
+            "GATEHOUSE_UPSTREAM_READ_TIMEOUT_SECS": str(UPSTREAM_READ_TIMEOUT_SECS),
+            "GATEHOUSE_PROXY_THREADS": "2",
+            "GATEHOUSE_LOG_LEVEL": "debug",
+        }
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
