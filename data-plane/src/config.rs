@@ -10,7 +10,7 @@
 //!   confirmed for `max_staleness`; after that, and for anything not cached, lookups fail
 //!   (the proxy answers 503): a virtual key that was not verified is never served.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -75,8 +75,10 @@ impl<K, T> Expiry<K, Option<Arc<T>>> for NegativeTtl {
 struct SyncState {
     /// The last revision applied; -1 before the first.
     revision: AtomicI64,
-    /// When the cache was last confirmed current (an event, a heartbeat, a matching resync).
-    confirmed: Mutex<Instant>,
+    /// Milliseconds after `epoch` when the cache was last confirmed current (an event, a
+    /// heartbeat, a matching resync). An atomic: it is read on every lookup.
+    confirmed_ms: AtomicU64,
+    epoch: Instant,
     ever_confirmed: AtomicBool,
     stream_live: AtomicBool,
     /// Wakes the watch loop to reopen the stream (resync found it behind).
@@ -170,7 +172,8 @@ impl ConfigClient {
             settings,
             sync: SyncState {
                 revision: AtomicI64::new(-1),
-                confirmed: Mutex::new(Instant::now()),
+                confirmed_ms: AtomicU64::new(0),
+                epoch: Instant::now(),
                 ever_confirmed: AtomicBool::new(false),
                 stream_live: AtomicBool::new(false),
                 reopen: Notify::new(),
@@ -180,8 +183,10 @@ impl ConfigClient {
 
     /// The profile, or `None` when the control plane has no such profile.
     pub async fn profile(&self, id: Uuid) -> Result<Option<Arc<ProfileConfig>>, ConfigError> {
-        let path = format!("/internal/v1/profiles/{id}");
-        self.lookup(&self.profiles, id, path).await
+        let (profile, _) = self
+            .lookup(&self.profiles, id, || format!("/internal/v1/profiles/{id}"))
+            .await?;
+        Ok(profile)
     }
 
     /// The virtual key with this token, or `None` when no such key exists (or was revoked).
@@ -190,20 +195,22 @@ impl ConfigClient {
         token: &str,
     ) -> Result<Option<Arc<VirtualKeyConfig>>, ConfigError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let path = format!("/internal/v1/virtual-keys/{}", hex::encode(digest));
-        let key = self.lookup(&self.virtual_keys, digest, path).await?;
-        if let Some(key) = &key {
+        let path = || format!("/internal/v1/virtual-keys/{}", hex::encode(digest));
+        let (key, fetched) = self.lookup(&self.virtual_keys, digest, path).await?;
+        if let (Some(key), true) = (&key, fetched) {
             self.virtual_key_digests.insert(key.id, digest).await;
         }
         Ok(key)
     }
 
+    /// The cached value, fetched on a miss (the path is built only then); `true` when this
+    /// call fetched it.
     async fn lookup<K, T>(
         &self,
         cache: &Cache<K, Option<Arc<T>>>,
         key: K,
-        path: String,
-    ) -> Result<Option<Arc<T>>, ConfigError>
+        path: impl FnOnce() -> String,
+    ) -> Result<(Option<Arc<T>>, bool), ConfigError>
     where
         K: std::hash::Hash + Eq + Send + Sync + Clone + 'static,
         T: serde::de::DeserializeOwned + Send + Sync + 'static,
@@ -216,14 +223,15 @@ impl ConfigClient {
         let revision = self.revision();
         let entry = cache
             .entry(key.clone())
-            .or_try_insert_with(self.fetch(path))
+            .or_try_insert_with(async { self.fetch(path()).await })
             .await
             .map_err(|e| (*e).clone())?;
-        if entry.is_fresh() && self.revision() != revision {
+        let fresh = entry.is_fresh();
+        if fresh && self.revision() != revision {
             // A change arrived while this was fetched; the answer may predate it.
             cache.invalidate(&key).await;
         }
-        Ok(entry.into_value())
+        Ok((entry.into_value(), fresh))
     }
 
     async fn fetch<T: serde::de::DeserializeOwned>(
@@ -257,11 +265,10 @@ impl ConfigClient {
     }
 
     fn since_confirmed(&self) -> Duration {
-        self.sync
-            .confirmed
-            .lock()
-            .map(|t| t.elapsed())
-            .unwrap_or_else(|p| p.into_inner().elapsed())
+        let now = self.sync.epoch.elapsed();
+        now.saturating_sub(Duration::from_millis(
+            self.sync.confirmed_ms.load(Ordering::Acquire),
+        ))
     }
 
     fn too_stale(&self) -> bool {
@@ -269,11 +276,8 @@ impl ConfigClient {
     }
 
     fn confirm(&self) {
-        *self
-            .sync
-            .confirmed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        let now = u64::try_from(self.sync.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.sync.confirmed_ms.store(now, Ordering::Release);
         self.sync.ever_confirmed.store(true, Ordering::Release);
     }
 
