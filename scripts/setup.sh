@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need: cmake and protoc (apt), and a Python venv in
+# Installs what the build and the tests need: cmake, protoc and promtool (apt), and a Python venv in
 # .venv with the test requirements. Idempotent and quiet when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v promtool >/dev/null || missing+=(prometheus) # promtool checks /metrics in make test
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 req=tests/requirements.txt

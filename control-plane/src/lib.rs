@@ -5,6 +5,7 @@ pub mod auth;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod settings;
@@ -62,6 +63,7 @@ pub async fn prepare(settings: &Settings, db: PgPool) -> Result<AppState, Startu
         db,
         secrets: Arc::new(secrets),
         internal_secret: settings.internal_token_secret.clone().map(Arc::new),
+        metrics_secret: settings.metrics_secret.clone().map(Arc::new),
         watch,
     })
 }

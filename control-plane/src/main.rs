@@ -26,10 +26,18 @@ fn main() -> anyhow::Result<()> {
     } else {
         Settings::parse()
     };
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into()))
-        .init();
+    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into());
+    if settings.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_env_filter(filter)
+            .init();
+    }
     settings.validate()?;
     let mut embedded = match &settings.database_url {
         Some(_) => None,

@@ -60,6 +60,14 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_API_BODY_LIMIT", default_value = "50MB")]
     pub api_body_limit: ByteSize,
 
+    /// When set, `/metrics` requires `Authorization: Bearer <this>`.
+    #[arg(long, env = "GATEHOUSE_METRICS_SECRET", hide_env_values = true)]
+    pub metrics_secret: Option<SecretString>,
+
+    /// Log format: `text` or `json` (one JSON object per line).
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     /// Log filter (`info`, `debug`, `control_plane=debug,sqlx=warn`, …).
     #[arg(long, env = "GATEHOUSE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

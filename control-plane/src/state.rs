@@ -15,4 +15,6 @@ pub struct AppState {
     /// `GATEHOUSE_INTERNAL_TOKEN_SECRET`; `None` disables `/internal/v1`.
     pub internal_secret: Option<Arc<SecretString>>,
     pub watch: crate::watch::Hub,
+    /// `GATEHOUSE_METRICS_SECRET`: when set, `/metrics` needs it as a bearer token.
+    pub metrics_secret: Option<Arc<SecretString>>,
 }

@@ -184,7 +184,9 @@ impl ConfigClient {
     /// The profile, or `None` when the control plane has no such profile.
     pub async fn profile(&self, id: Uuid) -> Result<Option<Arc<ProfileConfig>>, ConfigError> {
         let (profile, _) = self
-            .lookup(&self.profiles, id, || format!("/internal/v1/profiles/{id}"))
+            .lookup("profile", &self.profiles, id, || {
+                format!("/internal/v1/profiles/{id}")
+            })
             .await?;
         Ok(profile)
     }
@@ -196,7 +198,9 @@ impl ConfigClient {
     ) -> Result<Option<Arc<VirtualKeyConfig>>, ConfigError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let path = || format!("/internal/v1/virtual-keys/{}", hex::encode(digest));
-        let (key, fetched) = self.lookup(&self.virtual_keys, digest, path).await?;
+        let (key, fetched) = self
+            .lookup("virtual_key", &self.virtual_keys, digest, path)
+            .await?;
         if let (Some(key), true) = (&key, fetched) {
             self.virtual_key_digests.insert(key.id, digest).await;
         }
@@ -207,6 +211,7 @@ impl ConfigClient {
     /// call fetched it.
     async fn lookup<K, T>(
         &self,
+        kind: &'static str,
         cache: &Cache<K, Option<Arc<T>>>,
         key: K,
         path: impl FnOnce() -> String,
@@ -227,6 +232,10 @@ impl ConfigClient {
             .await
             .map_err(|e| (*e).clone())?;
         let fresh = entry.is_fresh();
+        crate::metrics::metrics()
+            .config_lookups
+            .with_label_values(&[kind, if fresh { "miss" } else { "hit" }])
+            .inc();
         if fresh && self.revision() != revision {
             // A change arrived while this was fetched; the answer may predate it.
             cache.invalidate(&key).await;

@@ -3,5 +3,6 @@
 
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod proxy;
 pub mod settings;

@@ -15,9 +15,19 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into()))
-        .init();
+    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into());
+    if settings.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_env_filter(filter)
+            .init();
+    }
+    data_plane::metrics::init(settings.metrics_profile_labels);
     let upstreams = Upstreams::from_lookup(|name| std::env::var(name).ok())?;
     if settings
         .internal_token_secret
@@ -55,6 +65,14 @@ fn main() -> anyhow::Result<()> {
     let mut service = pingora::proxy::http_proxy_service(&server.configuration, gateway);
     service.add_tcp(&settings.proxy_addr.to_string());
     server.add_service(service);
+    server.add_service(background_service(
+        "metrics",
+        MetricsServer {
+            addr: settings.metrics_addr,
+            config: config.clone(),
+            secret: settings.metrics_secret.clone(),
+        },
+    ));
     server.add_service(background_service("config sync", ConfigSync(config)));
     tracing::info!(addr = %settings.proxy_addr, threads, "data plane listening");
     server.run_forever()
@@ -68,6 +86,24 @@ impl BackgroundService for ConfigSync {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         tokio::select! {
             () = self.0.clone().sync() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Serves `/metrics` until shutdown.
+struct MetricsServer {
+    addr: std::net::SocketAddr,
+    config: Arc<ConfigClient>,
+    secret: Option<secrecy::SecretString>,
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for MetricsServer {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let serve = data_plane::metrics::serve(self.addr, self.config.clone(), self.secret.clone());
+        tokio::select! {
+            () = serve => {}
             _ = shutdown.changed() => {}
         }
     }

@@ -1,7 +1,8 @@
 //! The request path, in pingora's phase order:
 //! `request_filter` (route, profile, credentials) → `request_body_filter` (bounded buffer,
 //! parse) → `upstream_peer` / `upstream_request_filter` (dial, rewrite path and auth) →
-//! `response_body_filter` (stream through) → `logging`.
+//! `response_filter` / `response_body_filter` (stream through, time the first byte) →
+//! `logging` (metrics and the access log line, also for refused and failed requests).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use uuid::Uuid;
 
 use crate::config::ConfigClient;
 use crate::error::{write_json, ProxyError};
+use crate::metrics::{metrics, GaugeGuard};
 use crate::settings::Upstreams;
 
 /// The proxy service: shared, immutable state for every request.
@@ -64,6 +66,17 @@ enum Credential {
 /// Per-request state, filled phase by phase.
 pub struct RequestCtx {
     started: Instant,
+    /// Client's `x-request-id`, or one made up here; in the access log.
+    request_id: String,
+    /// The model the client asked for (once the body is read).
+    model: Option<String>,
+    /// Gateway work so far (excluding waits for the client's body and the upstream).
+    overhead: Duration,
+    /// When the client's body was complete.
+    body_done: Option<Instant>,
+    first_byte: bool,
+    _in_flight: GaugeGuard,
+    stream: Option<GaugeGuard>,
     provider: Option<Provider>,
     endpoint: Option<Endpoint>,
     upstream: Option<BaseUrl>,
@@ -74,6 +87,14 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
+    /// `(provider, api)` label values; `-` before the route is known.
+    fn labels(&self) -> (&'static str, &'static str) {
+        (
+            self.provider.map(Provider::as_str).unwrap_or("-"),
+            self.endpoint.map(Endpoint::as_str).unwrap_or("-"),
+        )
+    }
+
     /// The provider key to use upstream, when a virtual key was used.
     fn provider_key(&self) -> Option<&ProviderKeyConfig> {
         match (&self.credential, self.provider) {
@@ -221,6 +242,13 @@ impl ProxyHttp for Gateway {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             started: Instant::now(),
+            request_id: String::new(),
+            model: None,
+            overhead: Duration::ZERO,
+            body_done: None,
+            first_byte: false,
+            _in_flight: GaugeGuard::new(&metrics().in_flight),
+            stream: None,
             provider: None,
             endpoint: None,
             upstream: None,
@@ -249,7 +277,17 @@ impl ProxyHttp for Gateway {
             write_json(session, code, Bytes::from(body)).await?;
             return Ok(true);
         }
-        match self.admit(session, ctx).await {
+        ctx.request_id = session
+            .req_header()
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 128)
+            .map(str::to_owned)
+            .unwrap_or_else(|| Uuid::new_v4().simple().to_string());
+        let admitted = self.admit(session, ctx).await;
+        ctx.overhead += ctx.started.elapsed();
+        match admitted {
             Ok(()) => Ok(false),
             Err(e) => {
                 e.respond(session).await?;
@@ -281,14 +319,18 @@ impl ProxyHttp for Gateway {
             *body = Some(Bytes::new());
             return Ok(());
         }
+        let body_done = Instant::now();
+        ctx.body_done = Some(body_done);
         let whole = ctx.body.split().freeze();
         match llm::openai::peek_chat_request(&whole) {
             Err(e) => return Err(fail(ctx, ProxyError::InvalidBody(e))),
             Ok(peek) if !ctx.allows_model(&peek.model) => {
+                ctx.model = Some(peek.model.clone());
                 return Err(fail(ctx, ProxyError::ModelNotAllowed(peek.model)));
             }
-            Ok(_) => {}
+            Ok(peek) => ctx.model = Some(peek.model),
         }
+        ctx.overhead += body_done.elapsed();
         *body = Some(whole);
         Ok(())
     }
@@ -304,10 +346,12 @@ impl ProxyHttp for Gateway {
                 "no upstream chosen",
             ));
         };
+        let started = Instant::now();
         let addr = match self.resolve(&base).await {
             Ok(addr) => addr,
             Err(e) => return Err(fail(ctx, e)),
         };
+        ctx.overhead += started.elapsed();
         let mut peer = HttpPeer::new(addr, base.tls, base.host.clone());
         peer.options.connection_timeout = Some(Duration::from_secs(10));
         peer.options.total_connection_timeout = Some(Duration::from_secs(15));
@@ -322,6 +366,7 @@ impl ProxyHttp for Gateway {
         upstream_request: &mut pingora::http::RequestHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
+        let started = Instant::now();
         let (Some(base), Some(endpoint)) = (&ctx.upstream, ctx.endpoint) else {
             return Err(Error::explain(
                 ErrorType::InternalError,
@@ -355,7 +400,59 @@ impl ProxyHttp for Gateway {
             value.set_sensitive(true);
             upstream_request.insert_header("authorization", value)?;
         }
+        ctx.overhead += started.elapsed();
+        metrics()
+            .gateway_overhead
+            .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-")])
+            .observe(ctx.overhead.as_secs_f64());
         Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut pingora::http::ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        let status = upstream_response.status.as_u16();
+        if status >= 400 {
+            let kind = if status >= 500 {
+                "status_5xx"
+            } else {
+                "status_4xx"
+            };
+            metrics()
+                .upstream_errors
+                .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
+                .inc();
+        }
+        let streaming = upstream_response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/event-stream"));
+        if streaming {
+            ctx.stream = Some(GaugeGuard::new(&metrics().open_streams));
+        }
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<Option<Duration>> {
+        if !ctx.first_byte && body.as_ref().is_some_and(|b| !b.is_empty()) {
+            ctx.first_byte = true;
+            let labels = ctx.labels();
+            metrics()
+                .time_to_first_token
+                .with_label_values(&[labels.0, labels.1])
+                .observe(ctx.started.elapsed().as_secs_f64());
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(
@@ -366,12 +463,22 @@ impl ProxyHttp for Gateway {
     ) -> FailToProxy {
         let error = match ctx.error.take() {
             Some(error) => Some(error),
-            None if e.esource() == &ErrorSource::Upstream => Some(match e.etype() {
-                ErrorType::ReadTimedout | ErrorType::ConnectTimedout => {
-                    ProxyError::UpstreamTimeout(e.to_string())
-                }
-                _ => ProxyError::UpstreamUnreachable(e.to_string()),
-            }),
+            None if e.esource() == &ErrorSource::Upstream => {
+                let (error, kind) = match e.etype() {
+                    ErrorType::ReadTimedout | ErrorType::ConnectTimedout => {
+                        (ProxyError::UpstreamTimeout(e.to_string()), "timeout")
+                    }
+                    _ => (
+                        ProxyError::UpstreamUnreachable(e.to_string()),
+                        "unreachable",
+                    ),
+                };
+                metrics()
+                    .upstream_errors
+                    .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
+                    .inc();
+                Some(error)
+            }
             None => None,
         };
         let error_code = match &error {
@@ -407,14 +514,39 @@ impl ProxyHttp for Gateway {
             .response_written()
             .map(|r| r.status.as_u16())
             .unwrap_or(0);
+        let path = session.req_header().uri.path();
+        if path == "/healthz" || path == "/readyz" {
+            return;
+        }
+        let m = metrics();
+        let (provider, api) = ctx.labels();
+        let model = m.model_label(ctx.model.as_deref().unwrap_or(""));
+        let status_label = status.to_string();
+        let profile = ctx.profile.as_ref().map(|p| p.id.to_string());
+        let mut labels = vec![provider, api, &model, &status_label];
+        if m.profile_labels() {
+            labels.push(profile.as_deref().unwrap_or("-"));
+        }
+        m.requests.with_label_values(&labels).inc();
+        let elapsed = ctx.started.elapsed();
+        m.request_duration
+            .with_label_values(&[provider, api])
+            .observe(elapsed.as_secs_f64());
         tracing::info!(
-            provider = ctx.provider.map(Provider::as_str).unwrap_or("-"),
-            path = session.req_header().uri.path(),
+            request_id = %ctx.request_id,
+            provider,
+            api,
+            profile = profile.as_deref().unwrap_or("-"),
+            model = ctx.model.as_deref().unwrap_or("-"),
             status,
-            virtual_key = matches!(ctx.credential, Credential::Virtual(_)),
-            elapsed_ms = ctx.started.elapsed().as_millis() as u64,
+            credential = match ctx.credential {
+                Credential::Virtual(_) => "virtual",
+                Credential::Passthrough => "passthrough",
+            },
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            overhead_us = ctx.overhead.as_micros() as u64,
             error = e.map(|e| e.etype().as_str()),
-            "request"
+            "access"
         );
     }
 }

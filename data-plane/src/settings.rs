@@ -71,6 +71,27 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_PROXY_THREADS")]
     pub proxy_threads: Option<usize>,
 
+    /// Address of the Prometheus endpoint (`/metrics`).
+    #[arg(long, env = "GATEHOUSE_METRICS_ADDR", default_value = "0.0.0.0:9091")]
+    pub metrics_addr: SocketAddr,
+
+    /// When set, `/metrics` requires `Authorization: Bearer <this>`.
+    #[arg(long, env = "GATEHOUSE_METRICS_SECRET", hide_env_values = true)]
+    pub metrics_secret: Option<SecretString>,
+
+    /// Add a `profile` label to request metrics (one series per profile: mind the
+    /// cardinality).
+    #[arg(
+        long,
+        env = "GATEHOUSE_METRICS_PROFILE_LABELS",
+        default_value_t = false
+    )]
+    pub metrics_profile_labels: bool,
+
+    /// Log format: `text` or `json` (one JSON object per line).
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     /// Log filter (`info`, `debug`, `data_plane=debug`, …).
     #[arg(long, env = "GATEHOUSE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

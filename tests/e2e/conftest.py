@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("GATEHOUSE_BIN_DIR", Path.home() / ".cache/gatehouse/target/debug"))
 ADMIN_KEY = "e2e-admin-key-" + uuid.uuid4().hex
 INTERNAL_SECRET = "e2e-internal-secret-" + uuid.uuid4().hex
+METRICS_SECRET = "e2e-metrics-secret-" + uuid.uuid4().hex
 # Config changes reach workers well within this (change stream); unknown keys are remembered
 # as unknown for this long.
 CACHE_TTL_SECS = 1
@@ -52,6 +53,7 @@ class Stack:
     def __init__(self, tmp: Path):
         self.tmp = tmp
         self.procs: list[subprocess.Popen] = []
+        self.metrics_urls: dict[int, str] = {}  # proxy port → its /metrics URL
         self.logs: list[Path] = []
         self.mock_port, self.api_port, self.proxy_port = free_port(), free_port(), free_port()
         self.mock_url = f"http://127.0.0.1:{self.mock_port}"
@@ -117,6 +119,7 @@ class Stack:
             "GATEHOUSE_API_ADDR": f"127.0.0.1:{self.api_port}",
             "GATEHOUSE_DATA_DIR": str(self.tmp / "data"),
             "GATEHOUSE_LOG_LEVEL": "debug",
+            "GATEHOUSE_METRICS_SECRET": METRICS_SECRET,
         }
         self.start_control_plane()
         self.spawn(
@@ -127,8 +130,12 @@ class Stack:
         )
 
     def data_plane_env(self, port: int, control_plane_url: str) -> dict[str, str]:
+        metrics_port = free_port()
+        self.metrics_urls[port] = f"http://127.0.0.1:{metrics_port}/metrics"
         return {
             "GATEHOUSE_PROXY_ADDR": f"127.0.0.1:{port}",
+            "GATEHOUSE_METRICS_ADDR": f"127.0.0.1:{metrics_port}",
+            "GATEHOUSE_METRICS_SECRET": METRICS_SECRET,
             "GATEHOUSE_CONTROL_PLANE_URL": control_plane_url,
             "GATEHOUSE_INTERNAL_TOKEN_SECRET": INTERNAL_SECRET,
             "GATEHOUSE_OPENAI_BASE_URL": f"{self.mock_url}/v1",

@@ -74,6 +74,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             "/openapi.json",
             get(|| async { axum::Json(ApiDoc::openapi()) }),
         )
+        .route("/metrics", get(crate::metrics::serve))
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

@@ -10,6 +10,13 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The API's name in metrics, logs and traces (`chat_completions`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "chat_completions",
+        }
+    }
+
     /// The path below the provider's base URL (`https://api.openai.com/v1` + this).
     pub fn upstream_path(self) -> &'static str {
         match self {

@@ -1,0 +1,102 @@
+"""Both planes' /metrics after real traffic: valid exposition text (`promtool check
+metrics`), counters that match the requests sent, and a bearer token that is enforced."""
+
+import shutil
+import subprocess
+import uuid
+
+import openai
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import METRICS_SECRET
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def scrape(url: str, token: str | None = METRICS_SECRET) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(url, headers=headers, timeout=5)
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(snapshot: dict, name: str, **labels) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in snapshot.items() if n == name and want <= ls)
+
+
+def promtool_check(text: str) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool (Debian package prometheus) is installed by `make setup`"
+    proc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_data_plane_metrics_count_what_was_sent(stack):
+    url = stack.metrics_urls[stack.proxy_port]
+    assert scrape(url, token=None).status_code == 401
+    assert scrape(url, token="wrong-" + uuid.uuid4().hex).status_code == 401
+    profile = stack.create("/profiles", {"name": "metrics-" + uuid.uuid4().hex[:8]})
+    key = stack.create("/provider-keys", {"name": "metrics-" + uuid.uuid4().hex[:8], "provider": "openai", "secret": "sk-m"})
+    vk = stack.create("/virtual-keys", {"name": "m", "profile_id": profile["id"], "provider_keys": {"openai": key["id"]}})
+    model = "metrics-model-" + uuid.uuid4().hex[:6]
+    before = samples(scrape(url).text)
+
+    client = openai.OpenAI(base_url=stack.openai_base(profile["id"]), api_key=vk["token"], max_retries=0)
+    for _ in range(5):
+        client.chat.completions.create(model=model, messages=MESSAGES)
+    for _ in range(2):
+        for _ in client.chat.completions.create(model=model, messages=MESSAGES, stream=True):
+            pass
+    bad = openai.OpenAI(base_url=stack.openai_base(profile["id"]), api_key="gh_vk_unknown" + uuid.uuid4().hex, max_retries=0)
+    for _ in range(3):
+        with pytest.raises(openai.AuthenticationError):
+            bad.chat.completions.create(model=model, messages=MESSAGES)
+
+    res = scrape(url)
+    assert res.status_code == 200 and res.headers["content-type"].startswith("text/plain")
+    promtool_check(res.text)
+    after = samples(res.text)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    ok = dict(provider="openai", api="chat_completions", model=model, status="200")
+    assert delta("gatehouse_requests_total", **ok) == 7
+    assert delta("gatehouse_requests_total", provider="openai", status="401") == 3
+    assert delta("gatehouse_request_duration_seconds_count", provider="openai", api="chat_completions") == 10
+    assert delta("gatehouse_time_to_first_token_seconds_count", provider="openai") == 7
+    assert delta("gatehouse_gateway_overhead_seconds_count", provider="openai") == 7
+    assert delta("gatehouse_config_cache_lookups_total", kind="virtual_key") == 10
+    assert value(after, "gatehouse_requests_in_flight") == 0
+    assert value(after, "gatehouse_open_streams") == 0
+    assert value(after, "gatehouse_config_watch_live") == 1
+    assert value(after, "gatehouse_config_revision") >= 1
+
+
+def test_control_plane_metrics_count_api_requests(stack):
+    url = f"{stack.api_url}/metrics"
+    assert scrape(url, token=None).status_code == 401
+    assert scrape(url, token="wrong").status_code == 401
+    before = samples(scrape(url).text)
+    for _ in range(4):
+        stack.create("/teams", {"name": "metrics-team-" + uuid.uuid4().hex[:8]})
+    assert stack.api("GET", f"/teams/{uuid.uuid4()}").status_code == 404
+    res = scrape(url)
+    promtool_check(res.text)
+    after = samples(res.text)
+    created = dict(method="POST", route="/api/v1/teams", status="201")
+    assert value(after, "gatehouse_api_requests_total", **created) - value(before, "gatehouse_api_requests_total", **created) == 4
+    missing = dict(method="GET", route="/api/v1/teams/{id}", status="404")
+    assert value(after, "gatehouse_api_requests_total", **missing) - value(before, "gatehouse_api_requests_total", **missing) == 1
+    assert value(after, "gatehouse_watch_subscribers") >= 1, "the stack's worker watches"
+    assert value(after, "gatehouse_db_pool_connections", state="idle") >= 0
