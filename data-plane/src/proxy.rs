@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use llm::route::Endpoint;
 use llm::upstream::BaseUrl;
+use llm::usage::{Observed, ResponseObserver};
 use moka::future::Cache;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -75,6 +76,9 @@ pub struct RequestCtx {
     /// When the client's body was complete.
     body_done: Option<Instant>,
     first_byte: bool,
+    /// Reads model, finish reasons and usage from the response as it streams through.
+    observer: Option<ResponseObserver>,
+    observed: Option<Observed>,
     _in_flight: GaugeGuard,
     stream: Option<GaugeGuard>,
     provider: Option<Provider>,
@@ -247,6 +251,8 @@ impl ProxyHttp for Gateway {
             overhead: Duration::ZERO,
             body_done: None,
             first_byte: false,
+            observer: None,
+            observed: None,
             _in_flight: GaugeGuard::new(&metrics().in_flight),
             stream: None,
             provider: None,
@@ -434,6 +440,9 @@ impl ProxyHttp for Gateway {
         if streaming {
             ctx.stream = Some(GaugeGuard::new(&metrics().open_streams));
         }
+        if status < 400 {
+            ctx.observer = Some(ResponseObserver::new(streaming));
+        }
         Ok(())
     }
 
@@ -441,9 +450,15 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<Option<Duration>> {
+        if let (Some(observer), Some(bytes)) = (ctx.observer.as_mut(), body.as_ref()) {
+            observer.push(bytes);
+        }
+        if end_of_stream {
+            ctx.observed = ctx.observer.take().map(ResponseObserver::finish);
+        }
         if !ctx.first_byte && body.as_ref().is_some_and(|b| !b.is_empty()) {
             ctx.first_byte = true;
             let labels = ctx.labels();
@@ -528,6 +543,19 @@ impl ProxyHttp for Gateway {
             labels.push(profile.as_deref().unwrap_or("-"));
         }
         m.requests.with_label_values(&labels).inc();
+        let usage = ctx.observed.as_ref().and_then(|o| o.usage);
+        if let Some(u) = usage {
+            for (kind, n) in [
+                ("input", u.input_tokens),
+                ("output", u.output_tokens),
+                ("cached_input", u.cached_input_tokens),
+                ("reasoning", u.reasoning_tokens),
+            ] {
+                m.tokens
+                    .with_label_values(&[provider, &model, kind])
+                    .inc_by(n);
+            }
+        }
         let elapsed = ctx.started.elapsed();
         m.request_duration
             .with_label_values(&[provider, api])
@@ -543,6 +571,9 @@ impl ProxyHttp for Gateway {
                 Credential::Virtual(_) => "virtual",
                 Credential::Passthrough => "passthrough",
             },
+            response_model = ctx.observed.as_ref().and_then(|o| o.model.as_deref()).unwrap_or("-"),
+            input_tokens = usage.map(|u| u.input_tokens),
+            output_tokens = usage.map(|u| u.output_tokens),
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             overhead_us = ctx.overhead.as_micros() as u64,
             error = e.map(|e| e.etype().as_str()),

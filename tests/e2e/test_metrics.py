@@ -77,6 +77,9 @@ def test_data_plane_metrics_count_what_was_sent(stack):
     assert delta("gatehouse_time_to_first_token_seconds_count", provider="openai") == 7
     assert delta("gatehouse_gateway_overhead_seconds_count", provider="openai") == 7
     assert delta("gatehouse_config_cache_lookups_total", kind="virtual_key") == 10
+    # The mock reports usage on every non-streamed reply (and on streams only when asked).
+    assert delta("gatehouse_tokens_total", provider="openai", model=model, type="input") > 0
+    assert delta("gatehouse_tokens_total", provider="openai", model=model, type="output") > 0
     assert value(after, "gatehouse_requests_in_flight") == 0
     assert value(after, "gatehouse_open_streams") == 0
     assert value(after, "gatehouse_config_watch_live") == 1

@@ -4,3 +4,4 @@ pub mod openai;
 pub mod route;
 pub mod sse;
 pub mod upstream;
+pub mod usage;
