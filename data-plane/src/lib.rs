@@ -6,3 +6,4 @@ pub mod error;
 pub mod metrics;
 pub mod proxy;
 pub mod settings;
+pub mod telemetry;

@@ -28,6 +28,10 @@ fn main() -> anyhow::Result<()> {
             .init();
     }
     data_plane::metrics::init(settings.metrics_profile_labels);
+    if let Some(trace) = settings.trace_settings() {
+        data_plane::telemetry::init(&trace)?;
+        tracing::info!(endpoint = %trace.endpoint, "exporting traces over OTLP/HTTP");
+    }
     let upstreams = Upstreams::from_lookup(|name| std::env::var(name).ok())?;
     if settings
         .internal_token_secret
@@ -88,6 +92,10 @@ impl BackgroundService for ConfigSync {
             () = self.0.clone().sync() => {}
             _ = shutdown.changed() => {}
         }
+        // Shutting down: export the spans still queued.
+        tokio::task::spawn_blocking(data_plane::telemetry::shutdown)
+            .await
+            .ok();
     }
 }
 

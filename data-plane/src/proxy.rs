@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use api_types::internal::{ProfileConfig, ProviderKeyConfig, VirtualKeyConfig};
 use api_types::{Provider, VIRTUAL_KEY_PREFIX};
@@ -25,6 +25,7 @@ use crate::config::ConfigClient;
 use crate::error::{write_json, ProxyError};
 use crate::metrics::{metrics, GaugeGuard};
 use crate::settings::Upstreams;
+use crate::telemetry::{self, RequestSpan};
 
 /// The proxy service: shared, immutable state for every request.
 pub struct Gateway {
@@ -79,6 +80,10 @@ pub struct RequestCtx {
     /// Reads model, finish reasons and usage from the response as it streams through.
     observer: Option<ResponseObserver>,
     observed: Option<Observed>,
+    /// The request's trace span, when tracing is on.
+    span: Option<RequestSpan>,
+    /// The request's messages, kept only when content capture is on.
+    prompt: Option<String>,
     _in_flight: GaugeGuard,
     stream: Option<GaugeGuard>,
     provider: Option<Provider>,
@@ -253,6 +258,8 @@ impl ProxyHttp for Gateway {
             first_byte: false,
             observer: None,
             observed: None,
+            span: None,
+            prompt: None,
             _in_flight: GaugeGuard::new(&metrics().in_flight),
             stream: None,
             provider: None,
@@ -283,6 +290,10 @@ impl ProxyHttp for Gateway {
             write_json(session, code, Bytes::from(body)).await?;
             return Ok(true);
         }
+        ctx.span = RequestSpan::start(
+            &session.req_header().headers,
+            SystemTime::now() - ctx.started.elapsed(),
+        );
         ctx.request_id = session
             .req_header()
             .headers
@@ -335,6 +346,17 @@ impl ProxyHttp for Gateway {
                 return Err(fail(ctx, ProxyError::ModelNotAllowed(peek.model)));
             }
             Ok(peek) => ctx.model = Some(peek.model),
+        }
+        if ctx.span.is_some() && telemetry::capture_content() {
+            ctx.prompt = serde_json::from_slice::<serde_json::Value>(&whole)
+                .ok()
+                .map(|body| {
+                    body["messages"]
+                        .to_string()
+                        .chars()
+                        .take(16 * 1024)
+                        .collect()
+                });
         }
         ctx.overhead += body_done.elapsed();
         *body = Some(whole);
@@ -405,6 +427,11 @@ impl ProxyHttp for Gateway {
                 })?;
             value.set_sensitive(true);
             upstream_request.insert_header("authorization", value)?;
+        }
+        if let Some(span) = &ctx.span {
+            for (name, value) in span.upstream_headers().0 {
+                upstream_request.insert_header(name, value)?;
+            }
         }
         ctx.overhead += started.elapsed();
         metrics()
@@ -579,5 +606,83 @@ impl ProxyHttp for Gateway {
             error = e.map(|e| e.etype().as_str()),
             "access"
         );
+        if let Some(span) = ctx.span.take() {
+            end_span(span, ctx, status, profile.as_deref());
+        }
     }
+}
+
+/// Fills in the GenAI attributes (and Gatehouse's own) and ends the span.
+fn end_span(mut span: RequestSpan, ctx: &RequestCtx, status: u16, profile: Option<&str>) {
+    use opentelemetry::{Array, KeyValue, StringValue, Value};
+    let (provider, api) = ctx.labels();
+    let operation = match api {
+        "chat_completions" => "chat",
+        other => other,
+    };
+    let request_model = ctx.model.clone().unwrap_or_default();
+    span.set(KeyValue::new("gen_ai.operation.name", operation));
+    span.set(KeyValue::new("gen_ai.provider.name", provider));
+    span.set(KeyValue::new("gen_ai.request.model", request_model.clone()));
+    span.set(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status),
+    ));
+    span.set(KeyValue::new(
+        "gatehouse.request_id",
+        ctx.request_id.clone(),
+    ));
+    span.set(KeyValue::new(
+        "gatehouse.gateway_overhead_us",
+        i64::try_from(ctx.overhead.as_micros()).unwrap_or(i64::MAX),
+    ));
+    span.set(KeyValue::new(
+        "gatehouse.credential",
+        match ctx.credential {
+            Credential::Virtual(_) => "virtual",
+            Credential::Passthrough => "passthrough",
+        },
+    ));
+    if let Some(profile) = profile {
+        span.set(KeyValue::new("gatehouse.profile.id", profile.to_owned()));
+    }
+    if let Some(team) = ctx.profile.as_ref().and_then(|p| p.team_id) {
+        span.set(KeyValue::new("gatehouse.team.id", team.to_string()));
+    }
+    if let Some(observed) = &ctx.observed {
+        if let Some(model) = &observed.model {
+            span.set(KeyValue::new("gen_ai.response.model", model.clone()));
+        }
+        if !observed.finish_reasons.is_empty() {
+            let reasons: Vec<StringValue> = observed
+                .finish_reasons
+                .iter()
+                .map(|r| StringValue::from(r.clone()))
+                .collect();
+            span.set(KeyValue::new(
+                "gen_ai.response.finish_reasons",
+                Value::Array(Array::String(reasons)),
+            ));
+        }
+        if let Some(u) = observed.usage {
+            let tokens = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            span.set(KeyValue::new(
+                "gen_ai.usage.input_tokens",
+                tokens(u.input_tokens),
+            ));
+            span.set(KeyValue::new(
+                "gen_ai.usage.output_tokens",
+                tokens(u.output_tokens),
+            ));
+        }
+    }
+    if let Some(prompt) = &ctx.prompt {
+        span.set(KeyValue::new("gen_ai.input.messages", prompt.clone()));
+    }
+    let name = if request_model.is_empty() {
+        operation.to_owned()
+    } else {
+        format!("{operation} {request_model}")
+    };
+    span.end(name, status);
 }

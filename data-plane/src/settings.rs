@@ -88,6 +88,35 @@ pub struct Settings {
     )]
     pub metrics_profile_labels: bool,
 
+    /// OTLP/HTTP (protobuf) collector base URL for traces, e.g. `http://otel-collector:4318`;
+    /// spans go to `<this>/v1/traces`. Unset: no tracing.
+    #[arg(long, env = "GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_endpoint: Option<String>,
+
+    /// Basic-auth user for the collector.
+    #[arg(long, env = "GATEHOUSE_OTEL_EXPORTER_OTLP_AUTH_USERNAME")]
+    pub otel_username: Option<String>,
+
+    /// Basic-auth password for the collector.
+    #[arg(
+        long,
+        env = "GATEHOUSE_OTEL_EXPORTER_OTLP_AUTH_PASSWORD",
+        hide_env_values = true
+    )]
+    pub otel_password: Option<SecretString>,
+
+    /// Bearer token for the collector (takes precedence over basic auth).
+    #[arg(
+        long,
+        env = "GATEHOUSE_OTEL_EXPORTER_OTLP_AUTH_BEARER",
+        hide_env_values = true
+    )]
+    pub otel_bearer: Option<SecretString>,
+
+    /// Put prompts (the request's messages, up to 16 KiB) on spans.
+    #[arg(long, env = "GATEHOUSE_OTEL_CAPTURE_CONTENT", default_value_t = false)]
+    pub otel_capture_content: bool,
+
     /// Log format: `text` or `json` (one JSON object per line).
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -105,6 +134,18 @@ impl Settings {
             resync_interval: Duration::from_secs(self.config_resync_secs.max(1)),
             watch_idle: Duration::from_secs(self.config_watch_idle_secs.max(1)),
         }
+    }
+
+    /// The trace exporter's settings, when an endpoint is configured.
+    pub fn trace_settings(&self) -> Option<crate::telemetry::TraceSettings> {
+        let endpoint = self.otel_endpoint.clone().filter(|e| !e.is_empty())?;
+        Some(crate::telemetry::TraceSettings {
+            endpoint,
+            username: self.otel_username.clone(),
+            password: self.otel_password.clone(),
+            bearer: self.otel_bearer.clone(),
+            capture_content: self.otel_capture_content,
+        })
     }
 
     pub fn upstream_read_timeout(&self) -> Duration {
