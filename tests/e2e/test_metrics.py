@@ -103,3 +103,25 @@ def test_control_plane_metrics_count_api_requests(stack):
     assert value(after, "gatehouse_api_requests_total", **missing) - value(before, "gatehouse_api_requests_total", **missing) == 1
     assert value(after, "gatehouse_watch_subscribers") >= 1, "the stack's worker watches"
     assert value(after, "gatehouse_db_pool_connections", state="idle") >= 0
+
+
+def test_the_dashboard_only_uses_metrics_the_planes_export(stack):
+    import json
+    import re
+
+    from conftest import ROOT
+
+    dashboard = json.loads((ROOT / "helm" / "dashboards" / "gatehouse-overview.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    # Labelled series exist once they have a sample: make an upstream error happen.
+    profile = stack.create("/profiles", {"name": "dashboard-" + uuid.uuid4().hex[:8]})
+    client = openai.OpenAI(base_url=stack.openai_base(profile["id"]), api_key="sk-d", max_retries=0)
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model="mock-error-500", messages=MESSAGES)
+    used = {re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs for m in re.findall(r"gatehouse_[a-z_]+", e)}
+    exported = set()
+    for url in (stack.metrics_urls[stack.proxy_port], f"{stack.api_url}/metrics"):
+        for family in text_string_to_metric_families(scrape(url).text):
+            exported.add(family.name)
+            exported.add(family.name + "_total")
+    assert used and used <= exported, used - exported
