@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}
-cargo build --release --locked -p control-plane -p gatehouse-bench
+cargo build --release --locked -p control-plane -p data-plane -p mock-provider -p gatehouse-bench
 bin="$CARGO_TARGET_DIR/release"
 
 work=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
@@ -25,6 +25,7 @@ db=$(scripts/pg-throwaway.sh start "$work/pg" "$(free_port)")
 api_port=$(free_port)
 admin_key="bench-admin-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 GATEHOUSE_DATABASE_URL="${db%/*}/bench" GATEHOUSE_ADMIN_API_KEY="$admin_key" \
+  GATEHOUSE_INTERNAL_TOKEN_SECRET="bench-internal-secret-0123456789abcdef0123" \
   GATEHOUSE_AUTH_SECRET="bench-auth-secret-0123456789abcdef0123" \
   GATEHOUSE_API_ADDR="127.0.0.1:$api_port" GATEHOUSE_DATA_DIR="$work/data" GATEHOUSE_LOG_LEVEL=warn \
   pin 0 "$bin/gatehouse-control-plane" >"$work/control-plane.log" 2>&1 &
@@ -38,6 +39,32 @@ out=$(GATEHOUSE_ADMIN_API_KEY="$admin_key" pin 1 "$bin/gatehouse-bench" control-
 echo "$out"
 cache=$(pin 1 "$bin/gatehouse-bench" config-cache --json bench/results/config-cache.json)
 echo "$cache"
+
+# Data plane with metrics and tracing off, then on (spans to a sink), same mock upstream.
+internal_secret="bench-internal-secret-0123456789abcdef0123"
+mock_port=$(free_port) sink_port=$(free_port)
+pin 1 "$bin/mock-provider" --addr "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
+pids+=($!)
+pin 1 "$bin/gatehouse-bench" otlp-sink --addr "127.0.0.1:$sink_port" >"$work/sink.log" 2>&1 &
+pids+=($!)
+start_data_plane() { # name, extra env...
+  local port; port=$(free_port)
+  env GATEHOUSE_PROXY_ADDR="127.0.0.1:$port" GATEHOUSE_CONTROL_PLANE_URL="http://127.0.0.1:$api_port" \
+    GATEHOUSE_INTERNAL_TOKEN_SECRET="$internal_secret" GATEHOUSE_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/v1" \
+    GATEHOUSE_PROXY_THREADS=1 GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_METRICS_ADDR="127.0.0.1:$(free_port)" "${@:2}" \
+    pin 0 "$bin/gatehouse-data-plane" >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  echo "$1=http://127.0.0.1:$port"
+}
+off=$(start_data_plane off GATEHOUSE_METRICS_ENABLED=false)
+on=$(start_data_plane on GATEHOUSE_METRICS_ENABLED=true \
+  GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port")
+profile=$(curl -sf -X POST "http://127.0.0.1:$api_port/api/v1/profiles" -H "Authorization: Bearer $admin_key" \
+  -H 'content-type: application/json' -d '{"name":"bench-data-plane"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+observability=$(pin 1 "$bin/gatehouse-bench" data-plane --target "$off" --target "$on" --profile "$profile" \
+  --json bench/results/observability.json)
+echo "$observability"
 
 {
   echo "# Benchmarks"
@@ -66,4 +93,14 @@ echo "$cache"
   echo "Propagation of a change to three workers (two control-plane replicas) is measured by"
   echo "\`tests/e2e/test_config_distribution.py\` in \`make test\`, which prints p50 / p99 over 100"
   echo "changes. Raw figures: \`bench/results/config-cache.json\`."
+  echo
+  echo "## Cost of metrics and tracing"
+  echo
+  echo "The same release data plane (one proxy thread) with metrics and tracing off, then with"
+  echo "metrics on and every request traced to an OTLP/HTTP sink; configurations alternate so drift"
+  echo "hits both alike. A ratio near 1.00 means no measurable cost."
+  echo
+  echo "$observability" | sed -n '2,$p'
+  echo
+  echo "Raw figures: \`bench/results/observability.json\`."
 } > docs/benchmarks.md

@@ -44,6 +44,31 @@ enum Command {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// Closed-loop throughput of data planes in different configurations, taken in
+    /// alternating rounds so drift hits every configuration alike.
+    DataPlane {
+        /// `name=base URL` of each data plane, e.g. `off=http://127.0.0.1:8080`.
+        #[arg(long = "target", required = true)]
+        targets: Vec<String>,
+        /// Profile id to send requests to.
+        #[arg(long)]
+        profile: String,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds per round and target.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+    /// An OTLP/HTTP receiver that accepts and discards spans (for `data-plane` runs with
+    /// tracing on).
+    OtlpSink {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+    },
     /// Per-lookup cost of a data-plane config cache hit.
     ConfigCache {
         /// Lookups timed per case.
@@ -347,6 +372,22 @@ async fn main() -> anyhow::Result<()> {
             json,
         } => control_plane(url, api_key, rate, seconds, json).await,
         Command::ConfigCache { lookups, json } => config_cache(lookups, json).await,
+        Command::DataPlane {
+            targets,
+            profile,
+            concurrency,
+            seconds,
+            rounds,
+            json,
+        } => data_plane(targets, profile, concurrency, seconds, rounds, json).await,
+        Command::OtlpSink { addr } => {
+            let app = axum::Router::new().route(
+                "/v1/traces",
+                axum::routing::post(|_: axum::body::Bytes| async { "" }),
+            );
+            axum::serve(tokio::net::TcpListener::bind(addr).await?, app).await?;
+            Ok(())
+        }
     }
 }
 
@@ -436,6 +477,110 @@ async fn config_cache(lookups: u64, out: Option<std::path::PathBuf>) -> anyhow::
         let report = json!({"lookups": lookups, "bare_moka_ns": bare_ns, "profile_ns": profile_ns,
                             "virtual_key_ns": key_ns, "target_ns": 2000});
         std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(())
+}
+
+/// Sends requests back to back from `concurrency` tasks for `seconds`; answers the latency
+/// recorder (errors counted).
+async fn closed_loop(
+    http: &Client,
+    url: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<Recorder> {
+    let recorder = Arc::new(Mutex::new(Recorder::new()?));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (http, url, body, recorder) =
+                (http.clone(), url.to_owned(), body.clone(), recorder.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let started = Instant::now();
+                    let ok = match http.post(&url).bearer_auth("sk-bench").json(&body).send().await {
+                        Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    let micros = started.elapsed().as_micros() as u64;
+                    let mut r = recorder.lock().await;
+                    if ok {
+                        let _ = r.latency.record(micros.max(1));
+                    } else {
+                        r.errors += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await?;
+    }
+    Arc::try_unwrap(recorder)
+        .map_err(|_| anyhow::anyhow!("tasks still hold the recorder"))
+        .map(Mutex::into_inner)
+}
+
+async fn data_plane(
+    targets: Vec<String>,
+    profile: String,
+    concurrency: usize,
+    seconds: u64,
+    rounds: u32,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let http = Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let targets: Vec<(String, String)> = targets
+        .iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(n, u)| (n.to_owned(), format!("{u}/v1/openai/{profile}/chat/completions")))
+                .ok_or_else(|| anyhow::anyhow!("--target must be name=url: {t}"))
+        })
+        .collect::<Result<_, _>>()?;
+    // Warm-up: connections, config caches.
+    for (_, url) in &targets {
+        closed_loop(&http, url, concurrency, 1).await?;
+    }
+    let mut totals: Vec<(u64, Recorder)> = Vec::new();
+    for _ in &targets {
+        totals.push((0, Recorder::new()?));
+    }
+    for _ in 0..rounds {
+        for (i, (_, url)) in targets.iter().enumerate() {
+            let r = closed_loop(&http, url, concurrency, seconds).await?;
+            totals[i].0 += r.latency.len();
+            totals[i].1.latency.add(&r.latency)?;
+            totals[i].1.errors += r.errors;
+        }
+    }
+    let secs = (seconds * u64::from(rounds)) as f64;
+    let base_rps = totals.first().map(|t| t.0 as f64 / secs).unwrap_or(1.0);
+    println!(
+        "data plane, closed loop with {concurrency} concurrent clients, {rounds} alternating \
+         rounds of {seconds} s per configuration, non-streaming chat completions (mock upstream)"
+    );
+    println!("| configuration | requests/s | ratio to first | errors | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|");
+    let mut report = Vec::new();
+    for ((name, _), (count, r)) in targets.iter().zip(&totals) {
+        let rps = *count as f64 / secs;
+        let s = r.summary();
+        println!(
+            "| {name} | {rps:.0} | {:.3} | {} | {:.2} | {:.2} |",
+            rps / base_rps,
+            r.errors,
+            s["p50_ms"].as_f64().unwrap_or(0.0),
+            s["p99_ms"].as_f64().unwrap_or(0.0)
+        );
+        report.push(json!({"name": name, "rps": rps, "ratio": rps / base_rps, "latency": s}));
+    }
+    if let Some(path) = out {
+        std::fs::write(&path, serde_json::to_string_pretty(&json!({"targets": report}))?)?;
     }
     Ok(())
 }

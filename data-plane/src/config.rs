@@ -232,10 +232,11 @@ impl ConfigClient {
             .await
             .map_err(|e| (*e).clone())?;
         let fresh = entry.is_fresh();
-        crate::metrics::metrics()
-            .config_lookups
-            .with_label_values(&[kind, if fresh { "miss" } else { "hit" }])
-            .inc();
+        if let Some(m) = crate::metrics::metrics() {
+            m.config_lookups
+                .with_label_values(&[kind, if fresh { "miss" } else { "hit" }])
+                .inc();
+        }
         if fresh && self.revision() != revision {
             // A change arrived while this was fetched; the answer may predate it.
             cache.invalidate(&key).await;

@@ -27,7 +27,7 @@ fn main() -> anyhow::Result<()> {
             .with_env_filter(filter)
             .init();
     }
-    data_plane::metrics::init(settings.metrics_profile_labels);
+    data_plane::metrics::init(settings.metrics_profile_labels, settings.metrics_enabled);
     if let Some(trace) = settings.trace_settings() {
         data_plane::telemetry::init(&trace)?;
         tracing::info!(endpoint = %trace.endpoint, "exporting traces over OTLP/HTTP");
@@ -69,14 +69,16 @@ fn main() -> anyhow::Result<()> {
     let mut service = pingora::proxy::http_proxy_service(&server.configuration, gateway);
     service.add_tcp(&settings.proxy_addr.to_string());
     server.add_service(service);
-    server.add_service(background_service(
-        "metrics",
-        MetricsServer {
-            addr: settings.metrics_addr,
-            config: config.clone(),
-            secret: settings.metrics_secret.clone(),
-        },
-    ));
+    if settings.metrics_enabled {
+        server.add_service(background_service(
+            "metrics",
+            MetricsServer {
+                addr: settings.metrics_addr,
+                config: config.clone(),
+                secret: settings.metrics_secret.clone(),
+            },
+        ));
+    }
     server.add_service(background_service("config sync", ConfigSync(config)));
     tracing::info!(addr = %settings.proxy_addr, threads, "data plane listening");
     server.run_forever()

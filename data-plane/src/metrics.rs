@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::State;
@@ -54,15 +55,21 @@ pub struct Metrics {
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
+static DISABLED: AtomicBool = AtomicBool::new(false);
 
-/// The process's metrics (profile labels off unless [`init`] said otherwise).
-pub fn metrics() -> &'static Metrics {
-    METRICS.get_or_init(|| Metrics::new(false))
+/// The process's metrics (profile labels off unless [`init`] said otherwise); `None` when
+/// metrics are disabled, so nothing is recorded.
+pub fn metrics() -> Option<&'static Metrics> {
+    if DISABLED.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(METRICS.get_or_init(|| Metrics::new(false)))
 }
 
 /// Sets up the metrics once, at start-up, before any request.
-pub fn init(profile_labels: bool) -> &'static Metrics {
-    METRICS.get_or_init(|| Metrics::new(profile_labels))
+pub fn init(profile_labels: bool, enabled: bool) {
+    DISABLED.store(!enabled, Ordering::Relaxed);
+    METRICS.get_or_init(|| Metrics::new(profile_labels));
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -229,18 +236,24 @@ impl Metrics {
 
 /// Decrements a gauge when dropped: in-flight requests and open streams end with their
 /// request, whichever way it ends.
-pub struct GaugeGuard(IntGauge);
+pub struct GaugeGuard(Option<IntGauge>);
 
 impl GaugeGuard {
-    pub fn new(gauge: &IntGauge) -> Self {
-        gauge.inc();
-        GaugeGuard(gauge.clone())
+    /// Increments the gauge `pick` chooses (nothing when metrics are disabled).
+    pub fn new(pick: fn(&Metrics) -> &IntGauge) -> Self {
+        let gauge = metrics().map(|m| pick(m).clone());
+        if let Some(g) = &gauge {
+            g.inc();
+        }
+        GaugeGuard(gauge)
     }
 }
 
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
-        self.0.dec();
+        if let Some(g) = &self.0 {
+            g.dec();
+        }
     }
 }
 
@@ -266,7 +279,9 @@ async fn serve_metrics(State(state): State<Arc<ServerState>>, headers: HeaderMap
     }
     (
         [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
-        metrics().render(&state.config),
+        METRICS
+            .get_or_init(|| Metrics::new(false))
+            .render(&state.config),
     )
         .into_response()
 }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::config::ConfigClient;
 use crate::error::{write_json, ProxyError};
-use crate::metrics::{metrics, GaugeGuard};
+use crate::metrics::{metrics, GaugeGuard, Metrics};
 use crate::settings::Upstreams;
 use crate::telemetry::{self, RequestSpan};
 
@@ -260,7 +260,7 @@ impl ProxyHttp for Gateway {
             observed: None,
             span: None,
             prompt: None,
-            _in_flight: GaugeGuard::new(&metrics().in_flight),
+            _in_flight: GaugeGuard::new(|m| &m.in_flight),
             stream: None,
             provider: None,
             endpoint: None,
@@ -434,10 +434,11 @@ impl ProxyHttp for Gateway {
             }
         }
         ctx.overhead += started.elapsed();
-        metrics()
-            .gateway_overhead
-            .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-")])
-            .observe(ctx.overhead.as_secs_f64());
+        if let Some(m) = metrics() {
+            m.gateway_overhead
+                .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-")])
+                .observe(ctx.overhead.as_secs_f64());
+        }
         Ok(())
     }
 
@@ -454,10 +455,11 @@ impl ProxyHttp for Gateway {
             } else {
                 "status_4xx"
             };
-            metrics()
-                .upstream_errors
-                .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
-                .inc();
+            if let Some(m) = metrics() {
+                m.upstream_errors
+                    .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
+                    .inc();
+            }
         }
         let streaming = upstream_response
             .headers
@@ -465,7 +467,7 @@ impl ProxyHttp for Gateway {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("text/event-stream"));
         if streaming {
-            ctx.stream = Some(GaugeGuard::new(&metrics().open_streams));
+            ctx.stream = Some(GaugeGuard::new(|m| &m.open_streams));
         }
         if status < 400 {
             ctx.observer = Some(ResponseObserver::new(streaming));
@@ -489,10 +491,11 @@ impl ProxyHttp for Gateway {
         if !ctx.first_byte && body.as_ref().is_some_and(|b| !b.is_empty()) {
             ctx.first_byte = true;
             let labels = ctx.labels();
-            metrics()
-                .time_to_first_token
-                .with_label_values(&[labels.0, labels.1])
-                .observe(ctx.started.elapsed().as_secs_f64());
+            if let Some(m) = metrics() {
+                m.time_to_first_token
+                    .with_label_values(&[labels.0, labels.1])
+                    .observe(ctx.started.elapsed().as_secs_f64());
+            }
         }
         Ok(None)
     }
@@ -515,10 +518,11 @@ impl ProxyHttp for Gateway {
                         "unreachable",
                     ),
                 };
-                metrics()
-                    .upstream_errors
-                    .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
-                    .inc();
+                if let Some(m) = metrics() {
+                    m.upstream_errors
+                        .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
+                        .inc();
+                }
                 Some(error)
             }
             None => None,
@@ -560,33 +564,13 @@ impl ProxyHttp for Gateway {
         if path == "/healthz" || path == "/readyz" {
             return;
         }
-        let m = metrics();
         let (provider, api) = ctx.labels();
-        let model = m.model_label(ctx.model.as_deref().unwrap_or(""));
-        let status_label = status.to_string();
         let profile = ctx.profile.as_ref().map(|p| p.id.to_string());
-        let mut labels = vec![provider, api, &model, &status_label];
-        if m.profile_labels() {
-            labels.push(profile.as_deref().unwrap_or("-"));
-        }
-        m.requests.with_label_values(&labels).inc();
         let usage = ctx.observed.as_ref().and_then(|o| o.usage);
-        if let Some(u) = usage {
-            for (kind, n) in [
-                ("input", u.input_tokens),
-                ("output", u.output_tokens),
-                ("cached_input", u.cached_input_tokens),
-                ("reasoning", u.reasoning_tokens),
-            ] {
-                m.tokens
-                    .with_label_values(&[provider, &model, kind])
-                    .inc_by(n);
-            }
-        }
         let elapsed = ctx.started.elapsed();
-        m.request_duration
-            .with_label_values(&[provider, api])
-            .observe(elapsed.as_secs_f64());
+        if let Some(m) = metrics() {
+            record_request(m, ctx, status, profile.as_deref(), elapsed);
+        }
         tracing::info!(
             request_id = %ctx.request_id,
             provider,
@@ -685,4 +669,35 @@ fn end_span(mut span: RequestSpan, ctx: &RequestCtx, status: u16, profile: Optio
         format!("{operation} {request_model}")
     };
     span.end(name, status);
+}
+
+/// Request, token and duration metrics of one finished request.
+fn record_request(
+    m: &Metrics,
+    ctx: &RequestCtx,
+    status: u16,
+    profile: Option<&str>,
+    elapsed: Duration,
+) {
+    let (provider, api) = ctx.labels();
+    let model = m.model_label(ctx.model.as_deref().unwrap_or(""));
+    let status_label = status.to_string();
+    let mut labels = vec![provider, api, &model, &status_label];
+    if m.profile_labels() {
+        labels.push(profile.unwrap_or("-"));
+    }
+    m.requests.with_label_values(&labels).inc();
+    if let Some(u) = ctx.observed.as_ref().and_then(|o| o.usage) {
+        for (kind, n) in [
+            ("input", u.input_tokens),
+            ("output", u.output_tokens),
+            ("cached_input", u.cached_input_tokens),
+            ("reasoning", u.reasoning_tokens),
+        ] {
+            m.tokens.with_label_values(&[provider, &model, kind]).inc_by(n);
+        }
+    }
+    m.request_duration
+        .with_label_values(&[provider, api])
+        .observe(elapsed.as_secs_f64());
 }

@@ -71,6 +71,10 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_PROXY_THREADS")]
     pub proxy_threads: Option<usize>,
 
+    /// Record and serve Prometheus metrics (`false` turns both off).
+    #[arg(long, env = "GATEHOUSE_METRICS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics_enabled: bool,
+
     /// Address of the Prometheus endpoint (`/metrics`).
     #[arg(long, env = "GATEHOUSE_METRICS_ADDR", default_value = "0.0.0.0:9091")]
     pub metrics_addr: SocketAddr,
