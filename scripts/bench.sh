@@ -47,22 +47,33 @@ pin 1 "$bin/mock-provider" --addr "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 
 pids+=($!)
 pin 1 "$bin/gatehouse-bench" otlp-sink --addr "127.0.0.1:$sink_port" >"$work/sink.log" 2>&1 &
 pids+=($!)
-start_data_plane() { # name, extra env...
+# Starts a data plane named $1 with the extra environment "${@:2}"; sets $target to name=URL.
+start_data_plane() {
   local port; port=$(free_port)
-  env GATEHOUSE_PROXY_ADDR="127.0.0.1:$port" GATEHOUSE_CONTROL_PLANE_URL="http://127.0.0.1:$api_port" \
-    GATEHOUSE_INTERNAL_TOKEN_SECRET="$internal_secret" GATEHOUSE_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/v1" \
-    GATEHOUSE_PROXY_THREADS=1 GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_METRICS_ADDR="127.0.0.1:$(free_port)" "${@:2}" \
-    pin 0 "$bin/gatehouse-data-plane" >"$work/$1.log" 2>&1 &
+  (
+    export GATEHOUSE_PROXY_ADDR="127.0.0.1:$port" GATEHOUSE_CONTROL_PLANE_URL="http://127.0.0.1:$api_port" \
+      GATEHOUSE_INTERNAL_TOKEN_SECRET="$internal_secret" GATEHOUSE_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/v1" \
+      GATEHOUSE_PROXY_THREADS=1 GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_METRICS_ADDR="127.0.0.1:$(free_port)" "${@:2}"
+    pin 0 "$bin/gatehouse-data-plane"
+  ) >"$work/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  echo "$1=http://127.0.0.1:$port"
+  target="$1=http://127.0.0.1:$port"
 }
-off=$(start_data_plane off GATEHOUSE_METRICS_ENABLED=false)
-on=$(start_data_plane on GATEHOUSE_METRICS_ENABLED=true \
-  GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port")
+start_data_plane off GATEHOUSE_METRICS_ENABLED=false
+off=$target
+start_data_plane metrics GATEHOUSE_METRICS_ENABLED=true
+metrics=$target
+start_data_plane metrics+traces-10% GATEHOUSE_METRICS_ENABLED=true \
+  GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" \
+  OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1
+sampled=$target
+start_data_plane metrics+traces-100% GATEHOUSE_METRICS_ENABLED=true \
+  GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port"
+traced=$target
 profile=$(curl -sf -X POST "http://127.0.0.1:$api_port/api/v1/profiles" -H "Authorization: Bearer $admin_key" \
   -H 'content-type: application/json' -d '{"name":"bench-data-plane"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-observability=$(pin 1 "$bin/gatehouse-bench" data-plane --target "$off" --target "$on" --profile "$profile" \
+observability=$(pin 1 "$bin/gatehouse-bench" data-plane --target "$off" --target "$metrics" --target "$sampled" --target "$traced" --profile "$profile" \
   --json bench/results/observability.json)
 echo "$observability"
 
@@ -96,9 +107,11 @@ echo "$observability"
   echo
   echo "## Cost of metrics and tracing"
   echo
-  echo "The same release data plane (one proxy thread) with metrics and tracing off, then with"
-  echo "metrics on and every request traced to an OTLP/HTTP sink; configurations alternate so drift"
-  echo "hits both alike. A ratio near 1.00 means no measurable cost."
+  echo "The same release data plane (one proxy thread, pinned to one core together with its span"
+  echo "exporter thread) with metrics and tracing off; metrics on; metrics on and 10% of requests"
+  echo "traced (\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.1\`);"
+  echo "metrics on and every request traced, spans exported over OTLP/HTTP to a sink. Configurations"
+  echo "alternate so drift hits all alike. A ratio near 1.00 means no measurable cost."
   echo
   echo "$observability" | sed -n '2,$p'
   echo

@@ -558,6 +558,11 @@ async fn data_plane(
             totals[i].1.errors += r.errors;
         }
     }
+    for ((name, _), (count, r)) in targets.iter().zip(&totals) {
+        if *count == 0 {
+            bail!("{name}: every request failed ({} errors); see the data plane's log", r.errors);
+        }
+    }
     let secs = (seconds * u64::from(rounds)) as f64;
     let base_rps = totals.first().map(|t| t.0 as f64 / secs).unwrap_or(1.0);
     println!(
