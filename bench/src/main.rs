@@ -499,7 +499,13 @@ async fn closed_loop(
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     let started = Instant::now();
-                    let ok = match http.post(&url).bearer_auth("sk-bench").json(&body).send().await {
+                    let ok = match http
+                        .post(&url)
+                        .bearer_auth("sk-bench")
+                        .json(&body)
+                        .send()
+                        .await
+                    {
                         Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
                         Err(_) => false,
                     };
@@ -538,7 +544,12 @@ async fn data_plane(
         .iter()
         .map(|t| {
             t.split_once('=')
-                .map(|(n, u)| (n.to_owned(), format!("{u}/v1/openai/{profile}/chat/completions")))
+                .map(|(n, u)| {
+                    (
+                        n.to_owned(),
+                        format!("{u}/v1/openai/{profile}/chat/completions"),
+                    )
+                })
                 .ok_or_else(|| anyhow::anyhow!("--target must be name=url: {t}"))
         })
         .collect::<Result<_, _>>()?;
@@ -560,7 +571,10 @@ async fn data_plane(
     }
     for ((name, _), (count, r)) in targets.iter().zip(&totals) {
         if *count == 0 {
-            bail!("{name}: every request failed ({} errors); see the data plane's log", r.errors);
+            bail!(
+                "{name}: every request failed ({} errors); see the data plane's log",
+                r.errors
+            );
         }
     }
     let secs = (seconds * u64::from(rounds)) as f64;
@@ -585,7 +599,10 @@ async fn data_plane(
         report.push(json!({"name": name, "rps": rps, "ratio": rps / base_rps, "latency": s}));
     }
     if let Some(path) = out {
-        std::fs::write(&path, serde_json::to_string_pretty(&json!({"targets": report}))?)?;
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&json!({"targets": report}))?,
+        )?;
     }
     Ok(())
 }

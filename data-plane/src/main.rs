@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     data_plane::metrics::init(settings.metrics_profile_labels, settings.metrics_enabled);
     if let Some(trace) = settings.trace_settings() {
         data_plane::telemetry::init(&trace)?;
-        tracing::info!(endpoint = %trace.endpoint, "exporting traces over OTLP/HTTP");
+        tracing::info!(endpoint = %trace.endpoint, protocol = ?trace.protocol, "exporting traces over OTLP");
     }
     let upstreams = Upstreams::from_lookup(|name| std::env::var(name).ok())?;
     if settings

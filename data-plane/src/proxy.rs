@@ -520,7 +520,10 @@ impl ProxyHttp for Gateway {
                 };
                 if let Some(m) = metrics() {
                     m.upstream_errors
-                        .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
+                        .with_label_values(&[
+                            ctx.provider.map(Provider::as_str).unwrap_or("-"),
+                            kind,
+                        ])
                         .inc();
                 }
                 Some(error)
@@ -694,7 +697,9 @@ fn record_request(
             ("cached_input", u.cached_input_tokens),
             ("reasoning", u.reasoning_tokens),
         ] {
-            m.tokens.with_label_values(&[provider, &model, kind]).inc_by(n);
+            m.tokens
+                .with_label_values(&[provider, &model, kind])
+                .inc_by(n);
         }
     }
     m.request_duration

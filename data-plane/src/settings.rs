@@ -92,10 +92,14 @@ pub struct Settings {
     )]
     pub metrics_profile_labels: bool,
 
-    /// OTLP/HTTP (protobuf) collector base URL for traces, e.g. `http://otel-collector:4318`;
-    /// spans go to `<this>/v1/traces`. Unset: no tracing.
+    /// OTLP collector base URL for traces, e.g. `http://otel-collector:4318` (HTTP, spans go
+    /// to `<this>/v1/traces`) or `http://otel-collector:4317` (gRPC). Unset: no tracing.
     #[arg(long, env = "GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otel_endpoint: Option<String>,
+
+    /// OTLP transport: `http/protobuf` or `grpc`.
+    #[arg(long, env = "GATEHOUSE_OTEL_EXPORTER_OTLP_PROTOCOL", default_value = "http/protobuf", value_parser = ["http/protobuf", "grpc"])]
+    pub otel_protocol: String,
 
     /// Basic-auth user for the collector.
     #[arg(long, env = "GATEHOUSE_OTEL_EXPORTER_OTLP_AUTH_USERNAME")]
@@ -145,6 +149,11 @@ impl Settings {
         let endpoint = self.otel_endpoint.clone().filter(|e| !e.is_empty())?;
         Some(crate::telemetry::TraceSettings {
             endpoint,
+            protocol: if self.otel_protocol == "grpc" {
+                crate::telemetry::OtlpProtocol::Grpc
+            } else {
+                crate::telemetry::OtlpProtocol::HttpProtobuf
+            },
             username: self.otel_username.clone(),
             password: self.otel_password.clone(),
             bearer: self.otel_bearer.clone(),

@@ -1,5 +1,6 @@
 //! OpenTelemetry traces: one span per proxied request, following the GenAI semantic
-//! conventions, exported over OTLP (HTTP/protobuf) to `GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT`.
+//! conventions, exported over OTLP — HTTP/protobuf or gRPC — to
+//! `GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT`.
 //!
 //! The client's `traceparent` becomes the span's parent, and the span's own context goes
 //! upstream in `traceparent`, so one trace runs from the client through the gateway to the
@@ -14,17 +15,27 @@ use base64::Engine;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, Span, Tracer};
 use opentelemetry_sdk::Resource;
 use secrecy::{ExposeSecret, SecretString};
 
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// `http/protobuf`: POST to `<endpoint>/v1/traces`.
+    HttpProtobuf,
+    /// `grpc`: the collector's `TraceService/Export` at `<endpoint>`.
+    Grpc,
+}
+
 /// Where and how to export.
 #[derive(Debug, Clone)]
 pub struct TraceSettings {
-    /// Base URL of the collector's OTLP/HTTP receiver; spans go to `<endpoint>/v1/traces`.
+    /// Base URL of the collector's OTLP receiver.
     pub endpoint: String,
+    pub protocol: OtlpProtocol,
     pub username: Option<String>,
     pub password: Option<SecretString>,
     pub bearer: Option<SecretString>,
@@ -39,6 +50,8 @@ pub struct TelemetryError(String);
 
 struct Telemetry {
     provider: SdkTracerProvider,
+    /// Drives the gRPC channel's connection for the exporter thread (gRPC only).
+    _grpc_runtime: Option<tokio::runtime::Runtime>,
     tracer: Tracer,
     capture_content: bool,
 }
@@ -62,15 +75,51 @@ pub fn init(settings: &TraceSettings) -> Result<(), TelemetryError> {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         headers.insert("authorization".to_owned(), format!("Basic {token}"));
     }
-    let endpoint = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(endpoint)
-        .with_timeout(Duration::from_secs(10))
-        .with_headers(headers)
-        .build()
-        .map_err(|e| TelemetryError(e.to_string()))?;
+    let error = |e: &dyn std::fmt::Display| TelemetryError(e.to_string());
+    let (exporter, grpc_runtime) = match settings.protocol {
+        OtlpProtocol::HttpProtobuf => {
+            let endpoint = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(endpoint)
+                .with_timeout(Duration::from_secs(10))
+                .with_headers(headers)
+                .build()
+                .map_err(|e| error(&e))?;
+            (exporter, None)
+        }
+        OtlpProtocol::Grpc => {
+            // The channel's connection task lives on a small runtime of its own, so the
+            // exporter thread can use it whatever else the process runs.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("otlp-grpc")
+                .enable_all()
+                .build()
+                .map_err(|e| error(&e))?;
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            for (name, value) in &headers {
+                let value = value.parse().map_err(|e| error(&e))?;
+                metadata.insert(
+                    tonic::metadata::MetadataKey::from_bytes(name.as_bytes())
+                        .map_err(|e| error(&e))?,
+                    value,
+                );
+            }
+            let exporter = {
+                let _entered = runtime.enter();
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(settings.endpoint.clone())
+                    .with_timeout(Duration::from_secs(10))
+                    .with_metadata(metadata)
+                    .build()
+                    .map_err(|e| error(&e))?
+            };
+            (exporter, Some(runtime))
+        }
+    };
     let processor = BatchSpanProcessor::builder(exporter).build();
     let provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
@@ -84,6 +133,7 @@ pub fn init(settings: &TraceSettings) -> Result<(), TelemetryError> {
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "gatehouse");
     let telemetry = Telemetry {
         provider,
+        _grpc_runtime: grpc_runtime,
         tracer,
         capture_content: settings.capture_content,
     };

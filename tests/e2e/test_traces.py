@@ -147,3 +147,65 @@ def test_refused_requests_are_spans_too_and_streams_end_theirs(traced):
     attrs = attributes(span)
     assert attrs["gen_ai.request.model"] == "gpt-4o-mini" and attrs["http.response.status_code"] == 200
     assert attrs["gen_ai.response.finish_reasons"] == ["stop"]
+
+
+class GrpcReceiver:
+    """The OTLP gRPC TraceService, collecting spans and the authorization metadata."""
+
+    def __init__(self):
+        from concurrent import futures
+
+        import grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+        self.spans, self.authorizations = [], set()
+        receiver = self
+
+        class Service(trace_service_pb2_grpc.TraceServiceServicer):
+            def Export(self, request, context):  # noqa: N802 (the gRPC method's name)
+                metadata = dict(context.invocation_metadata())
+                receiver.authorizations.add(metadata.get("authorization"))
+                for resource_spans in request.resource_spans:
+                    for scope_spans in resource_spans.scope_spans:
+                        receiver.spans.extend((None, s) for s in scope_spans.spans)
+                return trace_service_pb2.ExportTraceServiceResponse()
+
+        self.port = free_port()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), self.server)
+        self.server.add_insecure_port(f"127.0.0.1:{self.port}")
+        self.server.start()
+
+    wait_for = Receiver.wait_for
+
+
+class GrpcTracedStack(TracedStack):
+    def data_plane_env(self, port, control_plane_url):
+        return {
+            **super().data_plane_env(port, control_plane_url),
+            "GATEHOUSE_OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        }
+
+
+def test_spans_export_over_grpc_too(tmp_path):
+    receiver = GrpcReceiver()
+    stack = GrpcTracedStack(tmp_path, receiver)
+    try:
+        stack.start()
+        profile = stack.create("/profiles", {"name": "grpc-" + uuid.uuid4().hex[:8]})
+        trace_id = uuid.uuid4().hex
+        client = openai.OpenAI(
+            base_url=stack.openai_base(profile["id"]),
+            api_key="sk-grpc",
+            max_retries=0,
+            default_headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
+        )
+        completion = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+        _, span = receiver.wait_for(lambda s: s.trace_id.hex() == trace_id)
+        attrs = attributes(span)
+        assert attrs["gen_ai.response.model"] == completion.model
+        assert attrs["gen_ai.usage.output_tokens"] == completion.usage.completion_tokens
+        assert f"Bearer {BEARER}" in receiver.authorizations
+    finally:
+        stack.stop()
+        receiver.server.stop(grace=None)
