@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use api_types::internal::{
-    mint_internal_token, ConfigChange, ProfileConfig, RevisionInfo, VirtualKeyConfig,
+    mint_internal_token, ConfigChange, PriceTable, ProfileConfig, RevisionInfo, VirtualKeyConfig,
     INTERNAL_TOKEN_TTL_SECS,
 };
 use futures::StreamExt;
@@ -131,6 +131,8 @@ pub struct ConfigClient {
     settings: SyncSettings,
     profiles: Cache<Uuid, Option<Arc<ProfileConfig>>>,
     virtual_keys: Cache<[u8; 32], Option<Arc<VirtualKeyConfig>>>,
+    /// The price table (one entry), dropped on any price change.
+    prices: Cache<(), Option<Arc<PriceTable>>>,
     /// Virtual-key id → token digest, to apply change events (which carry ids).
     virtual_key_digests: Cache<Uuid, [u8; 32]>,
     sync: SyncState,
@@ -169,6 +171,10 @@ impl ConfigClient {
                 .expire_after(NegativeTtl(settings.negative_ttl))
                 .build(),
             virtual_key_digests: Cache::builder().max_capacity(1_000_000).build(),
+            prices: Cache::builder()
+                .max_capacity(1)
+                .expire_after(NegativeTtl(settings.negative_ttl))
+                .build(),
             settings,
             sync: SyncState {
                 revision: AtomicI64::new(-1),
@@ -189,6 +195,16 @@ impl ConfigClient {
             })
             .await?;
         Ok(profile)
+    }
+
+    /// The price table (empty when the control plane has none).
+    pub async fn prices(&self) -> Result<Arc<PriceTable>, ConfigError> {
+        let (table, _) = self
+            .lookup("prices", &self.prices, (), || {
+                "/internal/v1/models".to_owned()
+            })
+            .await?;
+        Ok(table.unwrap_or_default())
     }
 
     /// The virtual key with this token, or `None` when no such key exists (or was revoked).
@@ -309,6 +325,7 @@ impl ConfigClient {
         self.profiles.invalidate_all();
         self.virtual_keys.invalidate_all();
         self.virtual_key_digests.invalidate_all();
+        self.prices.invalidate_all();
     }
 
     /// Drops what one change makes stale, then records its revision.
@@ -329,6 +346,7 @@ impl ConfigClient {
             // A provider key (its secret, URL, headers or default flag) shows up inside
             // every virtual key that uses it: drop them all (rare, and refetched lazily).
             "provider_key" => self.virtual_keys.invalidate_all(),
+            "model_price" => self.prices.invalidate_all(),
             other => tracing::trace!(kind = other, "change to config not cached here"),
         }
         self.sync

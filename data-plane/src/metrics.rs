@@ -15,8 +15,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -48,6 +48,8 @@ pub struct Metrics {
     pub upstream_errors: IntCounterVec,
     pub config_lookups: IntCounterVec,
     pub tokens: IntCounterVec,
+    pub cost: CounterVec,
+    pub unpriced: IntCounterVec,
     config_revision: IntGauge,
     config_staleness: Gauge,
     config_watch_live: IntGauge,
@@ -180,6 +182,24 @@ impl Metrics {
                 "Tokens reported by providers, by provider, model and type (input, output, \
                  cached_input, reasoning)",
                 &["provider", "model", "type"],
+            ),
+            cost: {
+                let vec = CounterVec::new(
+                    Opts::new(
+                        "gatehouse_cost_usd_total",
+                        "Cost in US dollars from the model price table, by provider and model",
+                    ),
+                    &["provider", "model"],
+                )
+                .unwrap_or_else(|e| unreachable_metric("cost", e));
+                register(&r, Box::new(vec.clone()));
+                vec
+            },
+            unpriced: counter(
+                &r,
+                "gatehouse_unpriced_requests_total",
+                "Requests with token usage but no price in the model price table",
+                &["provider"],
             ),
             config_revision: gauge(
                 "gatehouse_config_revision",

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use llm::route::Endpoint;
 use llm::upstream::BaseUrl;
-use llm::usage::{Observed, ResponseObserver};
+use llm::usage::{Observed, ResponseObserver, Usage};
 use moka::future::Cache;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -227,6 +227,28 @@ impl Gateway {
             None => self.upstreams.get(route.provider).cloned(),
         };
         Ok(())
+    }
+
+    /// Cost of the reported usage from the price table (by the requested model, else the
+    /// model that answered); `None` when neither has a price or the table is unavailable.
+    async fn cost(&self, provider: Provider, ctx: &RequestCtx, usage: Usage) -> Option<f64> {
+        let table = match self.config.prices().await {
+            Ok(table) => table,
+            Err(e) => {
+                tracing::debug!(error = %e, "price table unavailable");
+                return None;
+            }
+        };
+        let served = ctx.observed.as_ref().and_then(|o| o.model.as_deref());
+        let price = [ctx.model.as_deref(), served]
+            .into_iter()
+            .flatten()
+            .find_map(|model| table.find(provider, model))?;
+        Some(price.cost(
+            usage.input_tokens,
+            usage.cached_input_tokens,
+            usage.output_tokens,
+        ))
     }
 
     async fn resolve(&self, base: &BaseUrl) -> Result<SocketAddr, ProxyError> {
@@ -571,8 +593,19 @@ impl ProxyHttp for Gateway {
         let profile = ctx.profile.as_ref().map(|p| p.id.to_string());
         let usage = ctx.observed.as_ref().and_then(|o| o.usage);
         let elapsed = ctx.started.elapsed();
+        let cost = match (usage, ctx.provider) {
+            (Some(u), Some(p)) => self.cost(p, ctx, u).await,
+            _ => None,
+        };
         if let Some(m) = metrics() {
             record_request(m, ctx, status, profile.as_deref(), elapsed);
+            if usage.is_some() {
+                let model = m.model_label(ctx.model.as_deref().unwrap_or(""));
+                match cost {
+                    Some(usd) => m.cost.with_label_values(&[provider, &model]).inc_by(usd),
+                    None => m.unpriced.with_label_values(&[provider]).inc(),
+                }
+            }
         }
         tracing::info!(
             request_id = %ctx.request_id,
@@ -588,19 +621,26 @@ impl ProxyHttp for Gateway {
             response_model = ctx.observed.as_ref().and_then(|o| o.model.as_deref()).unwrap_or("-"),
             input_tokens = usage.map(|u| u.input_tokens),
             output_tokens = usage.map(|u| u.output_tokens),
+            cost_usd = cost,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             overhead_us = ctx.overhead.as_micros() as u64,
             error = e.map(|e| e.etype().as_str()),
             "access"
         );
         if let Some(span) = ctx.span.take() {
-            end_span(span, ctx, status, profile.as_deref());
+            end_span(span, ctx, status, profile.as_deref(), cost);
         }
     }
 }
 
 /// Fills in the GenAI attributes (and Gatehouse's own) and ends the span.
-fn end_span(mut span: RequestSpan, ctx: &RequestCtx, status: u16, profile: Option<&str>) {
+fn end_span(
+    mut span: RequestSpan,
+    ctx: &RequestCtx,
+    status: u16,
+    profile: Option<&str>,
+    cost: Option<f64>,
+) {
     use opentelemetry::{Array, KeyValue, StringValue, Value};
     let (provider, api) = ctx.labels();
     let operation = match api {
@@ -662,6 +702,9 @@ fn end_span(mut span: RequestSpan, ctx: &RequestCtx, status: u16, profile: Optio
                 tokens(u.output_tokens),
             ));
         }
+    }
+    if let Some(usd) = cost {
+        span.set(KeyValue::new("gatehouse.cost_usd", usd));
     }
     if let Some(prompt) = &ctx.prompt {
         span.set(KeyValue::new("gen_ai.input.messages", prompt.clone()));

@@ -49,6 +49,7 @@ def test_data_plane_metrics_count_what_was_sent(stack):
     key = stack.create("/provider-keys", {"name": "metrics-" + uuid.uuid4().hex[:8], "provider": "openai", "secret": "sk-m"})
     vk = stack.create("/virtual-keys", {"name": "m", "profile_id": profile["id"], "provider_keys": {"openai": key["id"]}})
     model = "metrics-model-" + uuid.uuid4().hex[:6]
+    stack.create("/models", {"provider": "openai", "model": model, "input_price_per_million": 1.0, "output_price_per_million": 2.0})
     before = samples(scrape(url).text)
 
     client = openai.OpenAI(base_url=stack.openai_base(profile["id"]), api_key=vk["token"], max_retries=0)
@@ -80,6 +81,11 @@ def test_data_plane_metrics_count_what_was_sent(stack):
     # The mock reports usage on every non-streamed reply (and on streams only when asked).
     assert delta("gatehouse_tokens_total", provider="openai", model=model, type="input") > 0
     assert delta("gatehouse_tokens_total", provider="openai", model=model, type="output") > 0
+    # Cost from the price table: 1 USD per million input tokens, 2 per million output.
+    tokens_in = delta("gatehouse_tokens_total", provider="openai", model=model, type="input")
+    tokens_out = delta("gatehouse_tokens_total", provider="openai", model=model, type="output")
+    cost = delta("gatehouse_cost_usd_total", provider="openai", model=model)
+    assert cost == pytest.approx((tokens_in * 1.0 + tokens_out * 2.0) / 1e6)
     assert value(after, "gatehouse_requests_in_flight") == 0
     assert value(after, "gatehouse_open_streams") == 0
     assert value(after, "gatehouse_config_watch_live") == 1

@@ -117,6 +117,8 @@ def test_each_request_is_a_genai_span_in_the_clients_trace(traced):
     assert attrs["gen_ai.response.finish_reasons"] == [completion.choices[0].finish_reason]
     assert attrs["gatehouse.profile.id"] == profile["id"]
     assert attrs["gatehouse.credential"] == "passthrough"
+    usage = completion.usage  # gpt-4o-mini is in the seeded price table: 0.15 / 0.60 USD per 1M
+    assert attrs["gatehouse.cost_usd"] == pytest.approx((usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.6) / 1e6)
     assert "trace me" in attrs["gen_ai.input.messages"], "content capture is on here"
     assert "sk-traced" not in str(attrs)
     # The upstream request carries the gateway span as its parent, in the same trace.

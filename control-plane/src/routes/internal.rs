@@ -105,3 +105,29 @@ pub async fn revision(
     let revision = db::changes::current(&state.db).await?;
     Ok(ApiJson(api_types::internal::RevisionInfo { revision }))
 }
+
+/// The whole price table, for cost on the data plane.
+pub async fn prices(
+    _: Internal,
+    State(state): State<AppState>,
+) -> Result<ApiJson<api_types::internal::PriceTable>, ApiError> {
+    let rows: Vec<(String, String, f64, f64, Option<f64>)> = sqlx::query_as(
+        "SELECT provider, model, input_price_per_million, output_price_per_million, \
+         cached_input_price_per_million FROM model_prices",
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let prices = rows
+        .into_iter()
+        .filter_map(|(provider, model, input, output, cached)| {
+            Some(api_types::internal::PriceConfig {
+                provider: provider.parse().ok()?,
+                model,
+                input_price_per_million: input,
+                output_price_per_million: output,
+                cached_input_price_per_million: cached,
+            })
+        })
+        .collect();
+    Ok(ApiJson(api_types::internal::PriceTable { prices }))
+}

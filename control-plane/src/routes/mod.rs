@@ -64,7 +64,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/profiles/{id}", get(internal::profile))
         .route("/virtual-keys/{token_sha256}", get(internal::virtual_key))
         .route("/watch", get(internal::watch))
-        .route("/revision", get(internal::revision));
+        .route("/revision", get(internal::revision))
+        .route("/models", get(internal::prices));
     Router::new()
         .nest("/api/v1", api)
         .nest("/internal/v1", internal)

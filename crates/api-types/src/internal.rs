@@ -170,6 +170,55 @@ pub struct ConfigChange {
     pub id: String,
 }
 
+/// One price of `GET /internal/v1/models`: US dollars per million tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceConfig {
+    pub provider: Provider,
+    pub model: String,
+    pub input_price_per_million: f64,
+    pub output_price_per_million: f64,
+    #[serde(default)]
+    pub cached_input_price_per_million: Option<f64>,
+}
+
+/// The whole price table, for computing cost on the data plane.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PriceTable {
+    pub prices: Vec<PriceConfig>,
+}
+
+impl PriceTable {
+    /// The price of `model` on `provider`: an exact match, else the longest listed model the
+    /// name starts with followed by `-` (a dated snapshot such as `gpt-4o-mini-2024-07-18`).
+    pub fn find(&self, provider: Provider, model: &str) -> Option<&PriceConfig> {
+        let listed = self.prices.iter().filter(|p| p.provider == provider);
+        listed.clone().find(|p| p.model == model).or_else(|| {
+            listed
+                .filter(|p| {
+                    model.len() > p.model.len()
+                        && model.starts_with(&p.model)
+                        && model.as_bytes()[p.model.len()] == b'-'
+                })
+                .max_by_key(|p| p.model.len())
+        })
+    }
+}
+
+impl PriceConfig {
+    /// Cost in US dollars of the given token counts (`cached` is part of `input`).
+    pub fn cost(&self, input: u64, cached: u64, output: u64) -> f64 {
+        let per = |tokens: u64, price: f64| tokens as f64 * price / 1_000_000.0;
+        let cached = cached.min(input);
+        per(input - cached, self.input_price_per_million)
+            + per(
+                cached,
+                self.cached_input_price_per_million
+                    .unwrap_or(self.input_price_per_million),
+            )
+            + per(output, self.output_price_per_million)
+    }
+}
+
 /// Body of `reset` and `heartbeat` watch events and of `GET /internal/v1/revision`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RevisionInfo {
@@ -179,6 +228,39 @@ pub struct RevisionInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prices_match_exactly_or_by_dated_snapshot_and_cost_counts_cached_input() {
+        let price = |model: &str, i: f64, o: f64, c: Option<f64>| PriceConfig {
+            provider: Provider::Openai,
+            model: model.into(),
+            input_price_per_million: i,
+            output_price_per_million: o,
+            cached_input_price_per_million: c,
+        };
+        let table = PriceTable {
+            prices: vec![
+                price("gpt-4o", 2.5, 10.0, Some(1.25)),
+                price("gpt-4o-mini", 0.15, 0.6, None),
+            ],
+        };
+        assert_eq!(
+            table.find(Provider::Openai, "gpt-4o").unwrap().model,
+            "gpt-4o"
+        );
+        assert_eq!(
+            table
+                .find(Provider::Openai, "gpt-4o-mini-2024-07-18")
+                .unwrap()
+                .model,
+            "gpt-4o-mini"
+        );
+        assert!(table.find(Provider::Openai, "gpt-4omni").is_none());
+        assert!(table.find(Provider::Anthropic, "gpt-4o").is_none());
+        let cost = table.prices[0].cost(1_000_000, 400_000, 100_000);
+        assert!((cost - (0.6 * 2.5 + 0.4 * 1.25 + 0.1 * 10.0)).abs() < 1e-9);
+        assert!((table.prices[1].cost(1_000_000, 1_000_000, 0) - 0.15).abs() < 1e-9);
+    }
 
     #[test]
     fn internal_tokens_verify_only_with_the_secret_audience_and_time() {
