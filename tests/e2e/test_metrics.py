@@ -124,6 +124,7 @@ def test_the_dashboard_only_uses_metrics_the_planes_export(stack):
     client = openai.OpenAI(base_url=stack.openai_base(profile["id"]), api_key="sk-d", max_retries=0)
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model="mock-error-500", messages=MESSAGES)
+    client.chat.completions.create(model="no-price-" + uuid.uuid4().hex[:6], messages=MESSAGES)
     used = {re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs for m in re.findall(r"gatehouse_[a-z_]+", e)}
     exported = set()
     for url in (stack.metrics_urls[stack.proxy_port], f"{stack.api_url}/metrics"):
