@@ -492,7 +492,12 @@ impl ProxyHttp for Gateway {
             ctx.stream = Some(GaugeGuard::new(|m| &m.open_streams));
         }
         if status < 400 {
-            ctx.observer = Some(ResponseObserver::new(streaming));
+            let observer = ResponseObserver::new(streaming);
+            ctx.observer = Some(if ctx.prompt.is_some() {
+                observer.capturing(16 * 1024)
+            } else {
+                observer
+            });
         }
         Ok(())
     }
@@ -708,6 +713,9 @@ fn end_span(
     }
     if let Some(prompt) = &ctx.prompt {
         span.set(KeyValue::new("gen_ai.input.messages", prompt.clone()));
+    }
+    if let Some(text) = ctx.observed.as_ref().and_then(|o| o.completion.clone()) {
+        span.set(KeyValue::new("gen_ai.output.messages", text));
     }
     let name = if request_model.is_empty() {
         operation.to_owned()

@@ -120,6 +120,7 @@ def test_each_request_is_a_genai_span_in_the_clients_trace(traced):
     usage = completion.usage  # gpt-4o-mini is in the seeded price table: 0.15 / 0.60 USD per 1M
     assert attrs["gatehouse.cost_usd"] == pytest.approx((usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.6) / 1e6)
     assert "trace me" in attrs["gen_ai.input.messages"], "content capture is on here"
+    assert attrs["gen_ai.output.messages"] == completion.choices[0].message.content
     assert "sk-traced" not in str(attrs)
     # The upstream request carries the gateway span as its parent, in the same trace.
     upstream = next(r for r in traced.mock_requests() if r["id"] == completion.id)

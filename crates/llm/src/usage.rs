@@ -25,6 +25,8 @@ pub struct Observed {
     pub model: Option<String>,
     pub finish_reasons: Vec<String>,
     pub usage: Option<Usage>,
+    /// The first choice's text, when capture was asked for (bounded).
+    pub completion: Option<String>,
 }
 
 /// Largest non-streamed body kept to read its usage; larger bodies pass through unread.
@@ -35,6 +37,8 @@ pub const MAX_BODY: usize = 4 << 20;
 pub struct ResponseObserver {
     mode: Mode,
     observed: Observed,
+    /// Keep up to this many bytes of the first choice's text (0: none).
+    capture: usize,
 }
 
 #[derive(Debug)]
@@ -60,7 +64,18 @@ struct Wire {
 #[derive(Deserialize)]
 struct WireChoice {
     #[serde(default)]
+    index: u32,
+    #[serde(default)]
     finish_reason: Option<String>,
+    /// Non-streamed: the whole message; streamed: this chunk's delta.
+    #[serde(default, alias = "delta")]
+    message: Option<WireMessage>,
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    #[serde(default)]
+    content: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -98,7 +113,15 @@ impl ResponseObserver {
         ResponseObserver {
             mode,
             observed: Observed::default(),
+            capture: 0,
         }
+    }
+
+    /// Also keeps up to `limit` bytes of the first choice's text (for traces that capture
+    /// content).
+    pub fn capturing(mut self, limit: usize) -> Self {
+        self.capture = limit;
+        self
     }
 
     /// Reads the next bytes of the body.
@@ -116,7 +139,7 @@ impl ResponseObserver {
                     for event in events {
                         if event.data != "[DONE]" {
                             if let Ok(chunk) = serde_json::from_str::<Wire>(&event.data) {
-                                absorb(&mut self.observed, chunk);
+                                absorb(&mut self.observed, chunk, self.capture);
                             }
                         }
                     }
@@ -131,20 +154,32 @@ impl ResponseObserver {
     pub fn finish(mut self) -> Observed {
         if let Mode::Json(buf) = &self.mode {
             if let Ok(body) = serde_json::from_slice::<Wire>(buf) {
-                absorb(&mut self.observed, body);
+                absorb(&mut self.observed, body, self.capture);
             }
         }
         self.observed
     }
 }
 
-fn absorb(observed: &mut Observed, wire: Wire) {
+fn absorb(observed: &mut Observed, wire: Wire, capture: usize) {
     if observed.model.is_none() {
         observed.model = wire.model;
     }
-    observed
-        .finish_reasons
-        .extend(wire.choices.into_iter().filter_map(|c| c.finish_reason));
+    for choice in wire.choices {
+        if let Some(reason) = choice.finish_reason {
+            observed.finish_reasons.push(reason);
+        }
+        let text = choice.message.and_then(|m| m.content);
+        if let (0, Some(text), true) = (choice.index, text, capture > 0) {
+            let kept = observed.completion.get_or_insert_with(String::new);
+            for c in text.chars() {
+                if kept.len() + c.len_utf8() > capture {
+                    break;
+                }
+                kept.push(c);
+            }
+        }
+    }
     if let Some(u) = wire.usage {
         observed.usage = Some(Usage {
             input_tokens: u.prompt_tokens,
@@ -205,6 +240,22 @@ mod tests {
             seen.usage.map(|u| (u.input_tokens, u.output_tokens)),
             Some((3, 9))
         );
+    }
+
+    #[test]
+    fn captured_text_is_the_first_choice_bounded_and_only_when_asked() {
+        let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n\
+                      data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo!\"}}]}\n\n";
+        let mut o = ResponseObserver::new(true).capturing(5);
+        o.push(stream.as_bytes());
+        assert_eq!(o.finish().completion.as_deref(), Some("Hello"));
+        let mut o = ResponseObserver::new(true);
+        o.push(stream.as_bytes());
+        assert_eq!(o.finish().completion, None);
+        let body = br#"{"choices":[{"index":0,"message":{"content":"whole"}}]}"#;
+        let mut o = ResponseObserver::new(false).capturing(100);
+        o.push(body);
+        assert_eq!(o.finish().completion.as_deref(), Some("whole"));
     }
 
     #[test]
