@@ -146,15 +146,6 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Compares two secrets in time independent of where they differ.
-pub fn secrets_equal(a: &str, b: &str) -> bool {
-    let (ha, hb) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    ha.iter()
-        .zip(hb.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
-}
-
 /// A random token: `prefix` followed by 43 alphanumeric characters (> 256 bits).
 pub fn random_token(prefix: &str) -> String {
     let body: String = rand::thread_rng()
@@ -265,7 +256,7 @@ mod tests {
         let t = random_token("gh_vk_");
         assert!(t.starts_with("gh_vk_") && t.len() == 49);
         assert_ne!(t, random_token("gh_vk_"));
-        assert!(secrets_equal(&t, &t.clone()));
-        assert!(!secrets_equal(&t, &t[..48]));
+        assert!(api_types::secrets_equal(&t, &t.clone()));
+        assert!(!api_types::secrets_equal(&t, &t[..48]));
     }
 }

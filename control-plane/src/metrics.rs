@@ -15,7 +15,6 @@ use prometheus::{
 };
 use secrecy::ExposeSecret;
 
-use crate::crypto::secrets_equal;
 use crate::state::AppState;
 
 struct Metrics {
@@ -109,11 +108,10 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// `GET /metrics`.
 pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(secret) = &state.metrics_secret {
-        let presented = headers
+        let authorization = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(api_types::bearer_token);
-        if !presented.is_some_and(|p| secrets_equal(p, secret.expose_secret())) {
+            .and_then(|v| v.to_str().ok());
+        if !api_types::bearer_matches(authorization, secret.expose_secret()) {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],

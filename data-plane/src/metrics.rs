@@ -284,11 +284,10 @@ struct ServerState {
 
 async fn serve_metrics(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
     if let Some(secret) = &state.secret {
-        let presented = headers
+        let authorization = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(api_types::bearer_token);
-        if !presented.is_some_and(|p| constant_time_eq(p, secret.expose_secret())) {
+            .and_then(|v| v.to_str().ok());
+        if !api_types::bearer_matches(authorization, secret.expose_secret()) {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -304,15 +303,6 @@ async fn serve_metrics(State(state): State<Arc<ServerState>>, headers: HeaderMap
             .render(&state.config),
     )
         .into_response()
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
 }
 
 /// Serves `/metrics` on `addr` until the process ends. A port that cannot be bound is

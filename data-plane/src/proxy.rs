@@ -603,14 +603,7 @@ impl ProxyHttp for Gateway {
             _ => None,
         };
         if let Some(m) = metrics() {
-            record_request(m, ctx, status, profile.as_deref(), elapsed);
-            if usage.is_some() {
-                let model = m.model_label(ctx.model.as_deref().unwrap_or(""));
-                match cost {
-                    Some(usd) => m.cost.with_label_values(&[provider, &model]).inc_by(usd),
-                    None => m.unpriced.with_label_values(&[provider]).inc(),
-                }
-            }
+            record_request(m, ctx, status, profile.as_deref(), elapsed, cost);
         }
         tracing::info!(
             request_id = %ctx.request_id,
@@ -725,13 +718,14 @@ fn end_span(
     span.end(name, status);
 }
 
-/// Request, token and duration metrics of one finished request.
+/// Request, token, cost and duration metrics of one finished request.
 fn record_request(
     m: &Metrics,
     ctx: &RequestCtx,
     status: u16,
     profile: Option<&str>,
     elapsed: Duration,
+    cost: Option<f64>,
 ) {
     let (provider, api) = ctx.labels();
     let model = m.model_label(ctx.model.as_deref().unwrap_or(""));
@@ -751,6 +745,10 @@ fn record_request(
             m.tokens
                 .with_label_values(&[provider, &model, kind])
                 .inc_by(n);
+        }
+        match cost {
+            Some(usd) => m.cost.with_label_values(&[provider, &model]).inc_by(usd),
+            None => m.unpriced.with_label_values(&[provider]).inc(),
         }
     }
     m.request_duration

@@ -34,6 +34,24 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Compares two secrets in time independent of where they differ (it compares their
+/// SHA-256 digests).
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (ha, hb) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    ha.iter()
+        .zip(hb.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Whether an `Authorization` header value is `Bearer <secret>`, compared in constant time.
+pub fn bearer_matches(authorization: Option<&str>, secret: &str) -> bool {
+    authorization
+        .and_then(bearer_token)
+        .is_some_and(|presented| secrets_equal(presented, secret))
+}
+
 /// One page of a list endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -95,7 +113,7 @@ pub struct InvalidParam {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::{bearer_matches, bearer_token, secrets_equal};
 
     #[test]
     fn bearer_tokens() {
@@ -104,5 +122,17 @@ mod tests {
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(bearer_token("Bearer "), None);
         assert_eq!(bearer_token("Bearer"), None);
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(
+            secrets_equal("abc", "abc")
+                && !secrets_equal("abc", "abd")
+                && !secrets_equal("abc", "ab")
+        );
+        assert!(bearer_matches(Some("Bearer s3cret"), "s3cret"));
+        assert!(!bearer_matches(Some("Bearer other"), "s3cret"));
+        assert!(!bearer_matches(Some("Basic s3cret"), "s3cret") && !bearer_matches(None, "s3cret"));
     }
 }
