@@ -26,10 +26,8 @@ async fn load(conn: &mut PgConnection, lock: bool) -> Result<Organization, ApiEr
     };
     let (name, policy, version, updated_at): (String, String, i64, DateTime<Utc>) =
         sqlx::query_as(sql).fetch_one(conn).await?;
-    let global_tool_policy = match policy.as_str() {
-        "restrictive" => GlobalToolPolicy::Restrictive,
-        _ => GlobalToolPolicy::Permissive,
-    };
+    let global_tool_policy =
+        GlobalToolPolicy::parse(&policy).unwrap_or(GlobalToolPolicy::Permissive);
     Ok(Organization {
         name,
         global_tool_policy,

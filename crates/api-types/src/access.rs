@@ -46,25 +46,11 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Editor => "editor",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Parses what [`Role::as_str`] writes.
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "editor" => Some(Role::Editor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
+wire_names!(Role {
+    Viewer => "viewer",
+    Editor => "editor",
+    Admin => "admin",
+});
 
 /// An admin API key as the API shows it; the token is only in [`ApiKeyCreated`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,14 +106,10 @@ pub enum GlobalToolPolicy {
     Restrictive,
 }
 
-impl GlobalToolPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GlobalToolPolicy::Permissive => "permissive",
-            GlobalToolPolicy::Restrictive => "restrictive",
-        }
-    }
-}
+wire_names!(GlobalToolPolicy {
+    Permissive => "permissive",
+    Restrictive => "restrictive",
+});
 
 /// The organization-wide settings (a singleton).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

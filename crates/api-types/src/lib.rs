@@ -4,6 +4,23 @@
 //! Input types people write use `deny_unknown_fields`; snapshot types the data plane reads
 //! do not, so an older worker can read a newer control plane's answer.
 
+/// `as_str` and `parse` for an enum's wire names (as serde writes them).
+macro_rules! wire_names {
+    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// The wire name, as serialized.
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$variant => $name),* }
+            }
+
+            /// Parses what `as_str` writes.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($name => Some(<$ty>::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
 mod access;
 pub mod internal;
 mod policy;
@@ -122,6 +139,20 @@ mod tests {
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(bearer_token("Bearer "), None);
         assert_eq!(bearer_token("Bearer"), None);
+    }
+
+    #[test]
+    fn wire_names_match_serde() {
+        use crate::{GlobalToolPolicy, LimitWindow, Role};
+        for role in [Role::Viewer, Role::Editor, Role::Admin] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        for p in [GlobalToolPolicy::Permissive, GlobalToolPolicy::Restrictive] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
+        assert_eq!(serde_json::to_value(LimitWindow::Month).unwrap(), "month");
+        assert_eq!(Role::parse("root"), None);
     }
 
     #[test]

@@ -182,22 +182,6 @@ pub enum LimitWindow {
     Total,
 }
 
-macro_rules! wire_names {
-    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
-        impl $ty {
-            /// The wire name, as serialized.
-            pub fn as_str(self) -> &'static str {
-                match self { $(<$ty>::$variant => $name),* }
-            }
-
-            /// Parses what `as_str` writes.
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($name => Some(<$ty>::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
 wire_names!(ToolAction {
     AllowAlways => "allow_always",
     AllowWhenContextIsUntrusted => "allow_when_context_is_untrusted",
