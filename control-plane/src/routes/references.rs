@@ -5,9 +5,33 @@
 use api_types::Provider;
 use uuid::Uuid;
 
+use super::crud::Resource;
+use super::profiles::Profiles;
+use super::virtual_keys::VirtualKeys;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The team of object `id` of resource `R` if the caller sees it; 422 on `field` otherwise.
+async fn visible_team<R: Resource>(
+    state: &AppState,
+    principal: &Principal,
+    field: &str,
+    id: Uuid,
+) -> Result<Option<Uuid>, ApiError> {
+    let sql = format!("SELECT team_id FROM {} WHERE id = $1", R::TABLE);
+    let team: Option<Option<Uuid>> = sqlx::query_scalar(&sql)
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?;
+    match team {
+        Some(team) if principal.sees(team) => Ok(team),
+        _ => Err(ApiError::invalid(
+            field,
+            format!("{} {id} does not exist", R::WHAT),
+        )),
+    }
+}
 
 /// The team of profile `id` if the caller sees it; 422 on `field` otherwise.
 pub async fn profile(
@@ -16,18 +40,7 @@ pub async fn profile(
     field: &str,
     id: Uuid,
 ) -> Result<Option<Uuid>, ApiError> {
-    let team: Option<Option<Uuid>> =
-        sqlx::query_scalar("SELECT team_id FROM profiles WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&state.db)
-            .await?;
-    match team {
-        Some(team) if principal.sees(team) => Ok(team),
-        _ => Err(ApiError::invalid(
-            field,
-            format!("profile {id} does not exist"),
-        )),
-    }
+    visible_team::<Profiles>(state, principal, field, id).await
 }
 
 /// 422 unless profile `id` is visible and owned by `team` (the referring object's team).
@@ -81,16 +94,5 @@ pub async fn virtual_key(
     field: &str,
     id: Uuid,
 ) -> Result<Option<Uuid>, ApiError> {
-    let team: Option<Option<Uuid>> =
-        sqlx::query_scalar("SELECT team_id FROM virtual_keys WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&state.db)
-            .await?;
-    match team {
-        Some(team) if principal.sees(team) => Ok(team),
-        _ => Err(ApiError::invalid(
-            field,
-            format!("virtual key {id} does not exist"),
-        )),
-    }
+    visible_team::<VirtualKeys>(state, principal, field, id).await
 }
