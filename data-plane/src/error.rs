@@ -1,8 +1,9 @@
 //! The one place data-plane errors become responses, in the client's provider format
-//! (OpenAI's `{"error":{…}}` for every route served today).
+//! (OpenAI's `{"error":{…}}`, Anthropic's `{"type":"error",…}`, Gemini's, Bedrock's,
+//! Cohere's), so each SDK raises its usual exception.
 
 use bytes::Bytes;
-use llm::openai::{error_body, ErrorType};
+use llm::dialect::{error_response, Dialect, ErrorKind};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
@@ -13,8 +14,11 @@ use crate::config::ConfigError;
 pub enum ProxyError {
     #[error("{0}")]
     UnknownRoute(llm::route::RouteError),
-    #[error("method {0} is not allowed here; use POST")]
-    MethodNotAllowed(String),
+    #[error("method {method} is not allowed here; use {allowed}")]
+    MethodNotAllowed {
+        method: String,
+        allowed: http::Method,
+    },
     #[error("profile `{0}` does not exist")]
     UnknownProfile(String),
     #[error("invalid virtual key")]
@@ -32,7 +36,7 @@ pub enum ProxyError {
     #[error("request body exceeds the limit of {limit} bytes")]
     BodyTooLarge { limit: u64 },
     #[error("{0}")]
-    InvalidBody(llm::openai::RequestError),
+    InvalidBody(llm::request::RequestError),
     #[error("configuration is temporarily unavailable")]
     ConfigUnavailable(ConfigError),
     #[error("the upstream base URL is invalid")]
@@ -41,35 +45,38 @@ pub enum ProxyError {
     UpstreamUnreachable(String),
     #[error("upstream provider did not answer in time")]
     UpstreamTimeout(String),
+    #[error("the upstream stream broke before it finished")]
+    StreamBroken(String),
 }
 
 impl ProxyError {
-    /// Status, OpenAI error type and code.
-    fn classify(&self) -> (u16, ErrorType, &'static str) {
+    /// Status, kind and code.
+    fn classify(&self) -> (u16, ErrorKind, &'static str) {
         match self {
-            ProxyError::UnknownRoute(_) => (404, ErrorType::InvalidRequest, "unknown_url"),
-            ProxyError::MethodNotAllowed(_) => {
-                (405, ErrorType::InvalidRequest, "method_not_allowed")
+            ProxyError::UnknownRoute(_) => (404, ErrorKind::NotFound, "unknown_url"),
+            ProxyError::MethodNotAllowed { .. } => {
+                (405, ErrorKind::InvalidRequest, "method_not_allowed")
             }
-            ProxyError::UnknownProfile(_) => (404, ErrorType::NotFound, "profile_not_found"),
-            ProxyError::InvalidVirtualKey => (401, ErrorType::Authentication, "invalid_api_key"),
-            ProxyError::ExpiredVirtualKey => (401, ErrorType::Authentication, "expired_api_key"),
-            ProxyError::WrongProfile(_) => (403, ErrorType::Permission, "profile_mismatch"),
-            ProxyError::NoProviderKey(_) => (403, ErrorType::Permission, "provider_not_allowed"),
+            ProxyError::UnknownProfile(_) => (404, ErrorKind::NotFound, "profile_not_found"),
+            ProxyError::InvalidVirtualKey => (401, ErrorKind::Authentication, "invalid_api_key"),
+            ProxyError::ExpiredVirtualKey => (401, ErrorKind::Authentication, "expired_api_key"),
+            ProxyError::WrongProfile(_) => (403, ErrorKind::Permission, "profile_mismatch"),
+            ProxyError::NoProviderKey(_) => (403, ErrorKind::Permission, "provider_not_allowed"),
             ProxyError::VirtualKeyRequired => {
-                (401, ErrorType::Authentication, "virtual_key_required")
+                (401, ErrorKind::Authentication, "virtual_key_required")
             }
-            ProxyError::ModelNotAllowed(_) => (403, ErrorType::Permission, "model_not_allowed"),
-            ProxyError::BodyTooLarge { .. } => {
-                (413, ErrorType::InvalidRequest, "request_too_large")
-            }
-            ProxyError::InvalidBody(_) => (400, ErrorType::InvalidRequest, "invalid_json"),
-            ProxyError::ConfigUnavailable(_) => (503, ErrorType::Server, "config_unavailable"),
+            ProxyError::ModelNotAllowed(_) => (403, ErrorKind::Permission, "model_not_allowed"),
+            ProxyError::BodyTooLarge { .. } => (413, ErrorKind::TooLarge, "request_too_large"),
+            ProxyError::InvalidBody(_) => (400, ErrorKind::InvalidRequest, "invalid_json"),
+            ProxyError::ConfigUnavailable(_) => (503, ErrorKind::Unavailable, "config_unavailable"),
             ProxyError::UpstreamMisconfigured(_) => {
-                (502, ErrorType::Server, "upstream_misconfigured")
+                (502, ErrorKind::BadGateway, "upstream_misconfigured")
             }
-            ProxyError::UpstreamUnreachable(_) => (502, ErrorType::Server, "upstream_unreachable"),
-            ProxyError::UpstreamTimeout(_) => (504, ErrorType::Server, "upstream_timeout"),
+            ProxyError::UpstreamUnreachable(_) => {
+                (502, ErrorKind::BadGateway, "upstream_unreachable")
+            }
+            ProxyError::UpstreamTimeout(_) => (504, ErrorKind::Timeout, "upstream_timeout"),
+            ProxyError::StreamBroken(_) => (502, ErrorKind::BadGateway, "upstream_stream_broken"),
         }
     }
 
@@ -78,8 +85,8 @@ impl ProxyError {
         self.classify().0
     }
 
-    /// Writes the error response; logs the detail that must not reach the client.
-    pub async fn respond(&self, session: &mut Session) -> pingora::Result<()> {
+    /// Logs the detail that must not reach the client (once, here).
+    fn log(&self) {
         match self {
             ProxyError::ConfigUnavailable(e) => tracing::warn!(error = %e, "config fetch failed"),
             ProxyError::UpstreamMisconfigured(e) => tracing::warn!(error = %e, "bad upstream"),
@@ -87,8 +94,9 @@ impl ProxyError {
                 tracing::warn!(error = %e, "upstream unreachable")
             }
             ProxyError::UpstreamTimeout(e) => tracing::warn!(error = %e, "upstream timed out"),
+            ProxyError::StreamBroken(e) => tracing::warn!(error = %e, "upstream stream broke"),
             ProxyError::UnknownRoute(_)
-            | ProxyError::MethodNotAllowed(_)
+            | ProxyError::MethodNotAllowed { .. }
             | ProxyError::UnknownProfile(_)
             | ProxyError::InvalidVirtualKey
             | ProxyError::ExpiredVirtualKey
@@ -99,9 +107,28 @@ impl ProxyError {
             | ProxyError::VirtualKeyRequired
             | ProxyError::ModelNotAllowed(_) => {}
         }
-        let (status, error_type, code) = self.classify();
-        let body = error_body(&self.to_string(), error_type, code);
-        write_json(session, status, body).await
+    }
+
+    /// The error written in `dialect`: body, content type and headers.
+    pub fn render(&self, dialect: Dialect) -> llm::dialect::ErrorResponse {
+        let (status, kind, code) = self.classify();
+        error_response(dialect, status, kind, code, &self.to_string())
+    }
+
+    /// Writes the error response in the client's `dialect`.
+    pub async fn respond(&self, session: &mut Session, dialect: Dialect) -> pingora::Result<()> {
+        self.log();
+        let rendered = self.render(dialect);
+        let mut header = ResponseHeader::build(self.status(), Some(4))?;
+        header.insert_header("content-type", rendered.content_type)?;
+        header.insert_header("content-length", rendered.body.len().to_string())?;
+        for (name, value) in rendered.headers {
+            header.insert_header(name, value)?;
+        }
+        session
+            .write_response_header(Box::new(header), false)
+            .await?;
+        session.write_response_body(Some(rendered.body), true).await
     }
 }
 

@@ -51,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         config.clone(),
         upstreams,
         settings.api_body_limit.as_u64(),
-        settings.upstream_read_timeout(),
+        settings.upstream_options(),
     );
 
     let threads = settings

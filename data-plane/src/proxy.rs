@@ -12,9 +12,11 @@ use api_types::internal::{ProfileConfig, ProviderKeyConfig, VirtualKeyConfig};
 use api_types::{Provider, VIRTUAL_KEY_PREFIX};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use llm::dialect::{Dialect, ErrorKind};
+use llm::request::UsageChunkFilter;
 use llm::route::Endpoint;
-use llm::upstream::BaseUrl;
-use llm::usage::{Observed, ResponseObserver, Usage};
+use llm::upstream::{AuthScheme, BaseUrl};
+use llm::usage::{Framing, Observed, ResponseObserver, Usage};
 use moka::future::Cache;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -24,7 +26,7 @@ use uuid::Uuid;
 use crate::config::ConfigClient;
 use crate::error::{write_json, ProxyError};
 use crate::metrics::{metrics, GaugeGuard, Metrics};
-use crate::settings::Upstreams;
+use crate::settings::{UpstreamOptions, Upstreams};
 use crate::telemetry::{self, RequestSpan};
 
 /// The proxy service: shared, immutable state for every request.
@@ -32,7 +34,7 @@ pub struct Gateway {
     pub config: Arc<ConfigClient>,
     pub upstreams: Upstreams,
     pub body_limit: u64,
-    pub upstream_read_timeout: Duration,
+    pub options: UpstreamOptions,
     dns: Cache<(String, u16), SocketAddr>,
 }
 
@@ -41,7 +43,7 @@ impl Gateway {
         config: Arc<ConfigClient>,
         upstreams: Upstreams,
         body_limit: u64,
-        upstream_read_timeout: Duration,
+        options: UpstreamOptions,
     ) -> Self {
         let dns = Cache::builder()
             .max_capacity(10_000)
@@ -51,7 +53,7 @@ impl Gateway {
             config,
             upstreams,
             body_limit,
-            upstream_read_timeout,
+            options,
             dns,
         }
     }
@@ -88,7 +90,19 @@ pub struct RequestCtx {
     stream: Option<GaugeGuard>,
     provider: Option<Provider>,
     endpoint: Option<Endpoint>,
+    /// The client's wire format: errors are written in it.
+    dialect: Dialect,
+    /// The path below the upstream's base URL (still percent-encoded).
+    upstream_path: String,
+    /// The model the path names (Gemini, Bedrock, Azure deployments).
+    path_model: Option<String>,
+    /// Azure deployment URLs need `api-version`; the default is added when missing.
+    needs_api_version: bool,
     upstream: Option<BaseUrl>,
+    /// The stream was asked for usage the client did not request; this hides it again.
+    usage_filter: Option<UsageChunkFilter>,
+    /// How the response body is framed (once its header arrived).
+    framing: Option<Framing>,
     profile: Option<Arc<ProfileConfig>>,
     credential: Credential,
     body: BytesMut,
@@ -97,6 +111,8 @@ pub struct RequestCtx {
 
 impl RequestCtx {
     /// `(provider, api)` label values; `-` before the route is known.
+    ///
+    /// (The API names the endpoint: `chat_completions`, `messages`, `converse`, …)
     fn labels(&self) -> (&'static str, &'static str) {
         (
             self.provider.map(Provider::as_str).unwrap_or("-"),
@@ -126,19 +142,72 @@ impl RequestCtx {
     }
 }
 
-fn bearer(session: &Session) -> Option<&str> {
-    api_types::bearer_token(
-        session
-            .req_header()
-            .headers
-            .get("authorization")?
-            .to_str()
-            .ok()?,
-    )
-}
-
 /// Headers that carry credentials, in any provider's convention.
 const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "x-goog-api-key", "api-key"];
+
+/// A Gatehouse virtual key, in whichever header the client's SDK puts its key
+/// (`Authorization: Bearer`, `x-api-key`, `x-goog-api-key`, `api-key`), as the access key
+/// id of an AWS SigV4 `Authorization` (how a boto3 client configured with the virtual key
+/// as its access key sends it), or in Gemini's `key` query parameter.
+fn virtual_key_token(req: &pingora::http::RequestHeader) -> Option<&str> {
+    let from_headers = CREDENTIAL_HEADERS.iter().find_map(|name| {
+        let value = req.headers.get(*name)?.to_str().ok()?;
+        let token = if *name == "authorization" {
+            api_types::bearer_token(value).or_else(|| sigv4_access_key(value))?
+        } else {
+            value.trim()
+        };
+        token.starts_with(VIRTUAL_KEY_PREFIX).then_some(token)
+    });
+    from_headers.or_else(|| {
+        req.uri
+            .query()?
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("key="))
+            .filter(|key| key.starts_with(VIRTUAL_KEY_PREFIX))
+    })
+}
+
+/// The access key id of a SigV4 `Authorization` header
+/// (`AWS4-HMAC-SHA256 Credential=<id>/<date>/<region>/<service>/aws4_request, …`).
+fn sigv4_access_key(value: &str) -> Option<&str> {
+    let params = value.strip_prefix("AWS4-HMAC-SHA256 ")?;
+    params
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("Credential="))?
+        .split('/')
+        .next()
+}
+
+/// SigV4 headers of the client's own signature, meaningless once the credential is
+/// swapped.
+const SIGV4_HEADERS: [&str; 2] = ["x-amz-security-token", "x-amz-content-sha256"];
+
+/// The upstream query: the client's, without a virtual key in `key=`, with Azure's
+/// `api-version` added when the deployment URL needs one and the client sent none.
+fn upstream_query(query: Option<&str>, api_version: Option<&str>) -> String {
+    let mut pairs: Vec<&str> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            !p.strip_prefix("key=")
+                .is_some_and(|k| k.starts_with(VIRTUAL_KEY_PREFIX))
+        })
+        .collect();
+    let version;
+    if let Some(default) = api_version {
+        if !pairs.iter().any(|p| p.starts_with("api-version=")) {
+            version = format!("api-version={default}");
+            pairs.push(&version);
+        }
+    }
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
 
 /// Marks credential headers sensitive so no `Debug` output (pingora's debug logs
 /// included) ever prints them.
@@ -164,8 +233,12 @@ impl Gateway {
     async fn admit(&self, session: &Session, ctx: &mut RequestCtx) -> Result<(), ProxyError> {
         let req = session.req_header();
         let route = llm::route::parse(req.uri.path()).map_err(ProxyError::UnknownRoute)?;
-        if req.method != http::Method::POST {
-            return Err(ProxyError::MethodNotAllowed(req.method.to_string()));
+        ctx.dialect = Dialect::of(route.provider);
+        if req.method != route.endpoint.method() {
+            return Err(ProxyError::MethodNotAllowed {
+                method: req.method.to_string(),
+                allowed: route.endpoint.method(),
+            });
         }
         let declared_len = req
             .headers
@@ -179,11 +252,14 @@ impl Gateway {
         }
         ctx.provider = Some(route.provider);
         ctx.endpoint = Some(route.endpoint);
+        ctx.upstream_path = route.upstream_path.clone().into_owned();
+        ctx.path_model = route.path_model.clone();
+        ctx.needs_api_version = route.needs_api_version;
 
         // Credentials before the profile: an invalid key learns nothing about profiles.
         let mut base_url = None;
         let mut virtual_key = None;
-        if let Some(token) = bearer(session).filter(|t| t.starts_with(VIRTUAL_KEY_PREFIX)) {
+        if let Some(token) = virtual_key_token(req) {
             let vk = self
                 .config
                 .virtual_key(token)
@@ -286,7 +362,13 @@ impl ProxyHttp for Gateway {
             stream: None,
             provider: None,
             endpoint: None,
+            dialect: Dialect::OpenAi,
+            upstream_path: String::new(),
+            path_model: None,
+            needs_api_version: false,
             upstream: None,
+            usage_filter: None,
+            framing: None,
             profile: None,
             credential: Credential::Passthrough,
             body: BytesMut::new(),
@@ -329,7 +411,7 @@ impl ProxyHttp for Gateway {
         match admitted {
             Ok(()) => Ok(false),
             Err(e) => {
-                e.respond(session).await?;
+                e.respond(session, ctx.dialect).await?;
                 Ok(true)
             }
         }
@@ -360,25 +442,30 @@ impl ProxyHttp for Gateway {
         }
         let body_done = Instant::now();
         ctx.body_done = Some(body_done);
-        let whole = ctx.body.split().freeze();
-        match llm::openai::peek_chat_request(&whole) {
+        let Some(endpoint) = ctx.endpoint else {
+            return Ok(());
+        };
+        if endpoint.method() == http::Method::GET {
+            // `GET /models`: no body to read; the model list passes through.
+            return Ok(());
+        }
+        let mut whole = ctx.body.split().freeze();
+        let peek = match llm::request::peek(endpoint, ctx.path_model.as_deref(), &whole) {
+            Ok(peek) => peek,
             Err(e) => return Err(fail(ctx, ProxyError::InvalidBody(e))),
-            Ok(peek) if !ctx.allows_model(&peek.model) => {
-                ctx.model = Some(peek.model.clone());
-                return Err(fail(ctx, ProxyError::ModelNotAllowed(peek.model)));
+        };
+        ctx.model = Some(peek.model.clone());
+        if !ctx.allows_model(&peek.model) {
+            return Err(fail(ctx, ProxyError::ModelNotAllowed(peek.model)));
+        }
+        if asks_for_hidden_usage(ctx.provider, endpoint, &peek) {
+            if let Some(rewritten) = llm::request::ask_for_usage(&whole) {
+                whole = rewritten;
+                ctx.usage_filter = Some(UsageChunkFilter::new());
             }
-            Ok(peek) => ctx.model = Some(peek.model),
         }
         if ctx.span.is_some() && telemetry::capture_content() {
-            ctx.prompt = serde_json::from_slice::<serde_json::Value>(&whole)
-                .ok()
-                .map(|body| {
-                    body["messages"]
-                        .to_string()
-                        .chars()
-                        .take(16 * 1024)
-                        .collect()
-                });
+            ctx.prompt = prompt_text(&whole);
         }
         ctx.overhead += body_done.elapsed();
         *body = Some(whole);
@@ -406,7 +493,7 @@ impl ProxyHttp for Gateway {
         peer.options.connection_timeout = Some(Duration::from_secs(10));
         peer.options.total_connection_timeout = Some(Duration::from_secs(15));
         peer.options.idle_timeout = Some(Duration::from_secs(90));
-        peer.options.read_timeout = Some(self.upstream_read_timeout);
+        peer.options.read_timeout = Some(self.options.idle_timeout);
         Ok(Box::new(peer))
     }
 
@@ -417,38 +504,65 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
         let started = Instant::now();
-        let (Some(base), Some(endpoint)) = (&ctx.upstream, ctx.endpoint) else {
+        let (Some(base), Some(endpoint), Some(provider)) =
+            (&ctx.upstream, ctx.endpoint, ctx.provider)
+        else {
             return Err(Error::explain(
                 ErrorType::InternalError,
                 "request not admitted",
             ));
         };
-        let query = upstream_request
-            .uri
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default();
-        let uri = format!("{}{}{query}", base.path, endpoint.upstream_path());
+        let api_version = ctx
+            .needs_api_version
+            .then_some(self.options.azure_api_version.as_str());
+        let query = upstream_query(upstream_request.uri.query(), api_version);
+        let uri = format!("{}{}{query}", base.path, ctx.upstream_path);
         let uri = uri
             .parse::<http::Uri>()
             .map_err(|e| Error::because(ErrorType::InternalError, "building upstream URI", e))?;
         upstream_request.set_uri(uri);
         upstream_request.insert_header("host", base.authority())?;
+        // The side parser reads the body as it passes: ask for it uncompressed.
+        upstream_request.insert_header("accept-encoding", "identity")?;
+        if ctx.dialect == Dialect::OpenAi && endpoint == Endpoint::ChatCompletions {
+            // The body may be rewritten once read (stream usage), after this header has
+            // gone: send it chunked rather than with the client's length.
+            upstream_request.remove_header("content-length");
+        }
+        if provider == Provider::Openrouter {
+            let defaults = [
+                ("http-referer", self.options.openrouter_referer.as_deref()),
+                ("x-title", self.options.openrouter_title.as_deref()),
+            ];
+            for (name, value) in defaults {
+                if let (None, Some(value)) = (upstream_request.headers.get(name), value) {
+                    upstream_request.insert_header(name, value)?;
+                }
+            }
+        }
         if let Some(key) = ctx.provider_key() {
             for (name, value) in &key.extra_headers {
                 upstream_request.insert_header(name.clone(), value.as_str())?;
             }
-            let secret = &key.secret;
-            let mut value =
-                http::HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|e| {
+            for name in CREDENTIAL_HEADERS.iter().chain(&SIGV4_HEADERS) {
+                upstream_request.remove_header(*name);
+            }
+            if !key.secret.is_empty() {
+                let scheme = AuthScheme::of(provider);
+                let value = match scheme {
+                    AuthScheme::Bearer => format!("Bearer {}", key.secret),
+                    AuthScheme::Header(_) => key.secret.clone(),
+                };
+                let mut value = http::HeaderValue::from_str(&value).map_err(|e| {
                     Error::because(
                         ErrorType::InternalError,
                         "provider secret is not a header value",
                         e,
                     )
                 })?;
-            value.set_sensitive(true);
-            upstream_request.insert_header("authorization", value)?;
+                value.set_sensitive(true);
+                upstream_request.insert_header(scheme.header(), value)?;
+            }
         }
         if let Some(span) = &ctx.span {
             for (name, value) in span.upstream_headers().0 {
@@ -483,16 +597,26 @@ impl ProxyHttp for Gateway {
                     .inc();
             }
         }
-        let streaming = upstream_response
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("text/event-stream"));
-        if streaming {
+        let framing = Framing::from_content_type(
+            upstream_response
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+        );
+        ctx.framing = Some(framing);
+        if framing.is_stream() {
             ctx.stream = Some(GaugeGuard::new(|m| &m.open_streams));
         }
-        if status < 400 {
-            let observer = ResponseObserver::new(streaming);
+        if status >= 400 || framing != Framing::Sse {
+            // Only a successful SSE stream carries the usage chunk to hide.
+            ctx.usage_filter = None;
+        }
+        if ctx.usage_filter.is_some() {
+            upstream_response.remove_header("content-length");
+        }
+        if let (true, Some(endpoint)) = (status < 400, ctx.endpoint) {
+            let observer = ResponseObserver::new(endpoint, framing);
             ctx.observer = Some(if ctx.prompt.is_some() {
                 observer.capturing(16 * 1024)
             } else {
@@ -512,8 +636,26 @@ impl ProxyHttp for Gateway {
         if let (Some(observer), Some(bytes)) = (ctx.observer.as_mut(), body.as_ref()) {
             observer.push(bytes);
         }
+        if let Some(filter) = ctx.usage_filter.as_mut() {
+            let mut out = body.take().map(|b| filter.push(&b)).unwrap_or_default();
+            if end_of_stream {
+                let rest = filter.finish();
+                if !rest.is_empty() {
+                    let mut joined = BytesMut::from(&out[..]);
+                    joined.extend_from_slice(&rest);
+                    out = joined.freeze();
+                }
+            }
+            *body = Some(out);
+        }
         if end_of_stream {
             ctx.observed = ctx.observer.take().map(ResponseObserver::finish);
+        } else if ctx.started.elapsed() > self.options.total_timeout {
+            let limit = humantime::format_duration(self.options.total_timeout);
+            return Err(fail(
+                ctx,
+                ProxyError::UpstreamTimeout(format!("exchange exceeded {limit}")),
+            ));
         }
         if !ctx.first_byte && body.as_ref().is_some_and(|b| !b.is_empty()) {
             ctx.first_byte = true;
@@ -533,6 +675,7 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        let started = session.response_written().is_some();
         let error = match ctx.error.take() {
             Some(error) => Some(error),
             None if e.esource() == &ErrorSource::Upstream => {
@@ -540,6 +683,7 @@ impl ProxyHttp for Gateway {
                     ErrorType::ReadTimedout | ErrorType::ConnectTimedout => {
                         (ProxyError::UpstreamTimeout(e.to_string()), "timeout")
                     }
+                    _ if started => (ProxyError::StreamBroken(e.to_string()), "stream_broken"),
                     _ => (
                         ProxyError::UpstreamUnreachable(e.to_string()),
                         "unreachable",
@@ -557,9 +701,22 @@ impl ProxyHttp for Gateway {
             }
             None => None,
         };
+        if started {
+            // The client already has a status and part of the body: report the failure
+            // inside the stream, then cut the connection so no SDK mistakes the
+            // truncated reply for a whole one.
+            if let Some(error) = &error {
+                report_in_stream(session, ctx, error).await;
+            }
+            ctx.error = error;
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        }
         let error_code = match &error {
             Some(error) => {
-                if let Err(write) = error.respond(session).await {
+                if let Err(write) = error.respond(session, ctx.dialect).await {
                     tracing::debug!(error = %write, "could not write error response");
                 }
                 error.status()
@@ -567,12 +724,14 @@ impl ProxyHttp for Gateway {
             // The client went away (or an internal fault): nothing useful to write.
             None if e.esource() == &ErrorSource::Downstream => 0,
             None => {
-                let body = llm::openai::error_body(
-                    "internal gateway error",
-                    llm::openai::ErrorType::Server,
+                let rendered = llm::dialect::error_response(
+                    ctx.dialect,
+                    500,
+                    ErrorKind::Server,
                     "internal_error",
+                    "internal gateway error",
                 );
-                if let Err(write) = write_json(session, 500, body).await {
+                if let Err(write) = write_json(session, 500, rendered.body).await {
                     tracing::debug!(error = %write, "could not write error response");
                 }
                 500
@@ -640,11 +799,8 @@ fn end_span(
     cost: Option<f64>,
 ) {
     use opentelemetry::{Array, KeyValue, StringValue, Value};
-    let (provider, api) = ctx.labels();
-    let operation = match api {
-        "chat_completions" => "chat",
-        other => other,
-    };
+    let (provider, _) = ctx.labels();
+    let operation = ctx.endpoint.map(Endpoint::operation).unwrap_or("-");
     let request_model = ctx.model.clone().unwrap_or_default();
     span.set(KeyValue::new("gen_ai.operation.name", operation));
     span.set(KeyValue::new("gen_ai.provider.name", provider));
@@ -754,4 +910,104 @@ fn record_request(
     m.request_duration
         .with_label_values(&[provider, api])
         .observe(elapsed.as_secs_f64());
+}
+
+/// Whether to ask an OpenAI-compatible upstream for stream usage the client did not ask
+/// for (and hide it again): streamed chat completions without `include_usage`.
+fn asks_for_hidden_usage(
+    provider: Option<Provider>,
+    endpoint: Endpoint,
+    peek: &llm::request::RequestPeek,
+) -> bool {
+    provider.is_some_and(llm::dialect::asks_for_stream_usage)
+        && endpoint == Endpoint::ChatCompletions
+        && peek.stream
+        && !peek.include_usage
+}
+
+/// The request's conversation for a trace that captures content (bounded): the field
+/// each format keeps it in.
+fn prompt_text(body: &[u8]) -> Option<String> {
+    let body = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let conversation = ["messages", "input", "contents"]
+        .iter()
+        .map(|field| &body[*field])
+        .find(|v| !v.is_null())?;
+    Some(conversation.to_string().chars().take(16 * 1024).collect())
+}
+
+/// Writes the in-band error for a stream that broke after its response started.
+async fn report_in_stream(session: &mut Session, ctx: &RequestCtx, error: &ProxyError) {
+    let sse = ctx.framing == Some(Framing::Sse);
+    let kind = match error {
+        ProxyError::UpstreamTimeout(_) => ErrorKind::Timeout,
+        _ => ErrorKind::BadGateway,
+    };
+    if let Some(event) = llm::dialect::stream_error(ctx.dialect, sse, kind, &error.to_string()) {
+        if let Err(e) = session.write_response_body(Some(event), false).await {
+            tracing::debug!(error = %e, "could not write the in-stream error");
+        }
+    }
+    tracing::warn!(
+        request_id = %ctx.request_id,
+        error = %error,
+        "stream ended early; reported in-band and the connection cut"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_keys_are_found_in_every_providers_convention() {
+        let vk = "gh_vk_abc123";
+        let cases: [(&str, String); 5] = [
+            ("authorization", format!("Bearer {vk}")),
+            ("x-api-key", vk.to_owned()),
+            ("x-goog-api-key", vk.to_owned()),
+            ("api-key", vk.to_owned()),
+            (
+                "authorization",
+                format!("AWS4-HMAC-SHA256 Credential={vk}/20261122/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=ab"),
+            ),
+        ];
+        for (name, value) in cases {
+            let mut req = pingora::http::RequestHeader::build("POST", b"/v1/x/p/y", None).unwrap();
+            req.insert_header(name, value.as_str()).unwrap();
+            assert_eq!(virtual_key_token(&req), Some(vk), "{name}: {value}");
+        }
+        let req = pingora::http::RequestHeader::build(
+            "POST",
+            b"/v1/gemini/p/x?alt=sse&key=gh_vk_q",
+            None,
+        )
+        .unwrap();
+        assert_eq!(virtual_key_token(&req), Some("gh_vk_q"));
+        let mut own = pingora::http::RequestHeader::build("POST", b"/v1/x/p/y", None).unwrap();
+        own.insert_header("x-api-key", "sk-ant-own").unwrap();
+        assert_eq!(
+            virtual_key_token(&own),
+            None,
+            "a provider key is passed through"
+        );
+    }
+
+    #[test]
+    fn upstream_queries_drop_virtual_keys_and_add_api_versions() {
+        assert_eq!(
+            upstream_query(Some("alt=sse&key=gh_vk_x"), None),
+            "?alt=sse"
+        );
+        assert_eq!(upstream_query(Some("key=AIza"), None), "?key=AIza");
+        assert_eq!(
+            upstream_query(None, Some("2024-10-21")),
+            "?api-version=2024-10-21"
+        );
+        assert_eq!(
+            upstream_query(Some("api-version=2025-01-01"), Some("2024-10-21")),
+            "?api-version=2025-01-01"
+        );
+        assert_eq!(upstream_query(Some(""), None), "");
+    }
 }

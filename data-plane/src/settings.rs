@@ -54,14 +54,31 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_CONFIG_WATCH_IDLE_SECS", default_value_t = 15)]
     pub config_watch_idle_secs: u64,
 
-    /// Seconds the upstream may stay silent (before the first byte, or between chunks)
-    /// before the request fails with 502.
+    /// Longest an upstream exchange may last, streams included (`10m`, `90s`). Checked
+    /// as each chunk arrives; the idle timeout bounds the wait for the next one.
+    #[arg(long, env = "GATEHOUSE_UPSTREAM_TIMEOUT", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// How long the upstream may stay silent — before its first byte, or between two
+    /// chunks of a stream — before the request fails (504 before anything was sent).
+    #[arg(long, env = "GATEHOUSE_UPSTREAM_IDLE_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub upstream_idle_timeout: Duration,
+
+    /// `api-version` sent to Azure OpenAI deployment URLs when the client sends none.
     #[arg(
         long,
-        env = "GATEHOUSE_UPSTREAM_READ_TIMEOUT_SECS",
-        default_value_t = 600
+        env = "GATEHOUSE_AZURE_API_VERSION",
+        default_value = "2024-10-21"
     )]
-    pub upstream_read_timeout_secs: u64,
+    pub azure_api_version: String,
+
+    /// OpenRouter attribution: `HTTP-Referer` sent when the client sends none.
+    #[arg(long, env = "GATEHOUSE_OPENROUTER_REFERER")]
+    pub openrouter_referer: Option<String>,
+
+    /// OpenRouter attribution: `X-Title` sent when the client sends none.
+    #[arg(long, env = "GATEHOUSE_OPENROUTER_TITLE", default_value = "Gatehouse")]
+    pub openrouter_title: String,
 
     /// Seconds in-flight requests get to finish after SIGTERM before the process exits.
     #[arg(long, env = "GATEHOUSE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
@@ -161,8 +178,37 @@ impl Settings {
         })
     }
 
-    pub fn upstream_read_timeout(&self) -> Duration {
-        Duration::from_secs(self.upstream_read_timeout_secs)
+    /// What the proxy needs to shape upstream requests.
+    pub fn upstream_options(&self) -> UpstreamOptions {
+        UpstreamOptions {
+            total_timeout: self.upstream_timeout,
+            idle_timeout: self.upstream_idle_timeout,
+            azure_api_version: self.azure_api_version.clone(),
+            openrouter_referer: self.openrouter_referer.clone(),
+            openrouter_title: Some(self.openrouter_title.clone()).filter(|t| !t.is_empty()),
+        }
+    }
+}
+
+/// How upstream requests are shaped and bounded.
+#[derive(Debug, Clone)]
+pub struct UpstreamOptions {
+    pub total_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub azure_api_version: String,
+    pub openrouter_referer: Option<String>,
+    pub openrouter_title: Option<String>,
+}
+
+impl Default for UpstreamOptions {
+    fn default() -> Self {
+        Self {
+            total_timeout: Duration::from_secs(600),
+            idle_timeout: Duration::from_secs(300),
+            azure_api_version: "2024-10-21".into(),
+            openrouter_referer: None,
+            openrouter_title: Some("Gatehouse".into()),
+        }
     }
 }
 

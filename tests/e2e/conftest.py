@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("GATEHOUSE_BIN_DIR", Path.home() / ".cache/gatehouse/target/debug"))
@@ -24,7 +25,11 @@ METRICS_SECRET = "e2e-metrics-secret-" + uuid.uuid4().hex
 # as unknown for this long.
 CACHE_TTL_SECS = 1
 BODY_LIMIT = 256 * 1024
-UPSTREAM_READ_TIMEOUT_SECS = 2
+UPSTREAM_IDLE_TIMEOUT_SECS = 2
+PROVIDERS = [
+    "openai", "anthropic", "gemini", "azure", "bedrock", "cohere", "groq", "mistral", "xai",
+    "openrouter", "cerebras", "vllm", "ollama", "zhipuai", "perplexity", "minimax", "deepseek",
+]
 
 
 def free_port() -> int:
@@ -138,13 +143,22 @@ class Stack:
             "GATEHOUSE_METRICS_SECRET": METRICS_SECRET,
             "GATEHOUSE_CONTROL_PLANE_URL": control_plane_url,
             "GATEHOUSE_INTERNAL_TOKEN_SECRET": INTERNAL_SECRET,
-            "GATEHOUSE_OPENAI_BASE_URL": f"{self.mock_url}/v1",
+            **self.provider_base_urls(),
             "GATEHOUSE_CONFIG_NEGATIVE_TTL_SECS": str(CACHE_TTL_SECS),
             "GATEHOUSE_API_BODY_LIMIT": f"{BODY_LIMIT}B",
             "GATEHOUSE_SHUTDOWN_GRACE_SECS": "1",
-            "GATEHOUSE_UPSTREAM_READ_TIMEOUT_SECS": str(UPSTREAM_READ_TIMEOUT_SECS),
+            "GATEHOUSE_UPSTREAM_IDLE_TIMEOUT": f"{UPSTREAM_IDLE_TIMEOUT_SECS}s",
             "GATEHOUSE_PROXY_THREADS": "2",
             "GATEHOUSE_LOG_LEVEL": "debug",
+        }
+
+    def provider_base_urls(self) -> dict[str, str]:
+        """Every provider's upstream is the mock, at the path prefix its real API uses;
+        OpenAI-compatible providers get a prefix naming them, so the mock can answer with
+        their quirks (usage in the last chunk, unasked)."""
+        prefixes = {"openai": "/v1", "azure": "/openai", "anthropic": "", "gemini": "", "bedrock": "", "cohere": ""}
+        return {
+            f"GATEHOUSE_{p.upper()}_BASE_URL": self.mock_url + prefixes.get(p, f"/{p}/v1") for p in PROVIDERS
         }
 
     def stop(self) -> None:
@@ -260,3 +274,23 @@ def terraform_factory(stack, tmp_path):
         return Terraform(workdir, env)
 
     return make
+
+
+# Metrics helpers ------------------------------------------------------------------------
+def scrape(url: str, token: str | None = METRICS_SECRET) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(url, headers=headers, timeout=5)
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(snapshot: dict, name: str, **labels) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in snapshot.items() if n == name and want <= ls)

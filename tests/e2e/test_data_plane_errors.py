@@ -10,7 +10,7 @@ import openai
 import pytest
 import requests
 
-from conftest import BODY_LIMIT, CACHE_TTL_SECS, UPSTREAM_READ_TIMEOUT_SECS
+from conftest import BODY_LIMIT, CACHE_TTL_SECS, UPSTREAM_IDLE_TIMEOUT_SECS
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -177,11 +177,11 @@ def test_silent_upstream_is_504_after_the_read_timeout(stack, world):
         client.chat.completions.create(
             model="m",
             messages=MESSAGES,
-            extra_headers={"x-mock-latency-ms": str((UPSTREAM_READ_TIMEOUT_SECS + 2) * 1000)},
+            extra_headers={"x-mock-latency-ms": str((UPSTREAM_IDLE_TIMEOUT_SECS + 2) * 1000)},
         )
     assert err.value.status_code == 504
     assert err.value.body["code"] == "upstream_timeout"
-    assert time.monotonic() - started < UPSTREAM_READ_TIMEOUT_SECS + 1.5
+    assert time.monotonic() - started < UPSTREAM_IDLE_TIMEOUT_SECS + 1.5
 
 
 def test_upstream_errors_pass_through_unchanged(stack, world):

@@ -10,28 +10,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import METRICS_SECRET
+from conftest import METRICS_SECRET, samples, scrape, value
 
 MESSAGES = [{"role": "user", "content": "hi"}]
-
-
-def scrape(url: str, token: str | None = METRICS_SECRET) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.get(url, headers=headers, timeout=5)
-
-
-def samples(text: str) -> dict[tuple[str, frozenset], float]:
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def value(snapshot: dict, name: str, **labels) -> float:
-    """Sum of the samples of `name` whose labels include `labels`."""
-    want = set(labels.items())
-    return sum(v for (n, ls), v in snapshot.items() if n == name and want <= ls)
 
 
 def promtool_check(text: str) -> None:

@@ -28,6 +28,47 @@ pub fn default_base_url(provider: Provider) -> &'static str {
     }
 }
 
+/// How a provider expects its API key upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// The key alone in a provider-specific header.
+    Header(&'static str),
+}
+
+impl AuthScheme {
+    pub fn of(provider: Provider) -> Self {
+        match provider {
+            Provider::Anthropic => AuthScheme::Header("x-api-key"),
+            Provider::Gemini => AuthScheme::Header("x-goog-api-key"),
+            Provider::Azure => AuthScheme::Header("api-key"),
+            Provider::Openai
+            | Provider::Bedrock
+            | Provider::Cohere
+            | Provider::Groq
+            | Provider::Mistral
+            | Provider::Xai
+            | Provider::Openrouter
+            | Provider::Cerebras
+            | Provider::Vllm
+            | Provider::Ollama
+            | Provider::Zhipuai
+            | Provider::Perplexity
+            | Provider::Minimax
+            | Provider::Deepseek => AuthScheme::Bearer,
+        }
+    }
+
+    /// The header name it uses.
+    pub fn header(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "authorization",
+            AuthScheme::Header(name) => name,
+        }
+    }
+}
+
 /// The environment variable overriding a provider's base URL (`GATEHOUSE_OPENAI_BASE_URL`).
 pub fn base_url_env(provider: Provider) -> String {
     format!(

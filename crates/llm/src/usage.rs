@@ -1,20 +1,22 @@
 //! Reading a response on the side as it streams through: the model that answered, why it
-//! stopped, and the token usage it reported. The bytes themselves are never changed.
-//!
-//! Today this reads OpenAI chat completions, both as one JSON body and as an SSE stream of
-//! chunks (where usage comes in the last chunk when the client asked for it).
+//! stopped, the tools it called and the token usage it reported. The bytes themselves are
+//! never changed. One observer serves every provider: the endpoint names the format, the
+//! response's content type the framing (one JSON body, SSE, or AWS event-stream).
 
-use serde::Deserialize;
-
+use crate::eventstream::EventStreamDecoder;
+use crate::route::Endpoint;
 use crate::sse::SseDecoder;
 
 /// Token counts a provider reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
+    /// Every input token, cached or not.
     pub input_tokens: u64,
     pub output_tokens: u64,
     /// Input tokens served from the provider's prompt cache (part of `input_tokens`).
     pub cached_input_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (part of `input_tokens`).
+    pub cache_write_input_tokens: u64,
     /// Output tokens spent on reasoning (part of `output_tokens`).
     pub reasoning_tokens: u64,
 }
@@ -24,17 +26,75 @@ pub struct Usage {
 pub struct Observed {
     pub model: Option<String>,
     pub finish_reasons: Vec<String>,
+    /// Names of the tools the model called, in order.
+    pub tool_calls: Vec<String>,
     pub usage: Option<Usage>,
     /// The first choice's text, when capture was asked for (bounded).
     pub completion: Option<String>,
+    /// An error the provider reported inside a stream (an event-stream exception, an SSE
+    /// `error` event).
+    pub stream_error: Option<String>,
+}
+
+impl Observed {
+    /// Keeps the first model a response names.
+    pub(crate) fn model_once(&mut self, model: Option<String>) {
+        if self.model.is_none() {
+            self.model = model.filter(|m| !m.is_empty());
+        }
+    }
+
+    /// Appends `text` to the captured completion, up to `limit` bytes (0: capture is off).
+    pub(crate) fn capture_text(&mut self, text: &str, limit: usize) {
+        if limit == 0 {
+            return;
+        }
+        let kept = self.completion.get_or_insert_with(String::new);
+        for c in text.chars() {
+            if kept.len() + c.len_utf8() > limit {
+                break;
+            }
+            kept.push(c);
+        }
+    }
 }
 
 /// Largest non-streamed body kept to read its usage; larger bodies pass through unread.
 pub const MAX_BODY: usize = 4 << 20;
 
-/// Reads an OpenAI chat-completions response as it passes.
+/// How a response body is framed, from its content type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Json,
+    Sse,
+    EventStream,
+}
+
+impl Framing {
+    pub fn from_content_type(content_type: &str) -> Self {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "text/event-stream" => Framing::Sse,
+            crate::eventstream::CONTENT_TYPE => Framing::EventStream,
+            _ => Framing::Json,
+        }
+    }
+
+    /// Whether the body arrives as a stream of events.
+    pub fn is_stream(self) -> bool {
+        self != Framing::Json
+    }
+}
+
+/// Reads a response of one endpoint as it passes.
 #[derive(Debug)]
 pub struct ResponseObserver {
+    endpoint: Endpoint,
     mode: Mode,
     observed: Observed,
     /// Keep up to this many bytes of the first choice's text (0: none).
@@ -45,72 +105,24 @@ pub struct ResponseObserver {
 enum Mode {
     /// One JSON body, kept (up to [`MAX_BODY`]) and read at the end.
     Json(Vec<u8>),
-    /// Server-sent events, each chunk read as it completes.
+    /// Server-sent events, each read as it completes.
     Sse(SseDecoder),
-    /// Too large or malformed: nothing more is read.
+    /// AWS event-stream frames, each read as it completes.
+    EventStream(EventStreamDecoder),
+    /// Too large, malformed, or nothing to read: nothing more is read.
     Gave,
 }
 
-#[derive(Deserialize)]
-struct Wire {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    choices: Vec<WireChoice>,
-    #[serde(default)]
-    usage: Option<WireUsage>,
-}
-
-#[derive(Deserialize)]
-struct WireChoice {
-    #[serde(default)]
-    index: u32,
-    #[serde(default)]
-    finish_reason: Option<String>,
-    /// Non-streamed: the whole message; streamed: this chunk's delta.
-    #[serde(default, alias = "delta")]
-    message: Option<WireMessage>,
-}
-
-#[derive(Deserialize)]
-struct WireMessage {
-    #[serde(default)]
-    content: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WireUsage {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
-    #[serde(default)]
-    prompt_tokens_details: Option<PromptDetails>,
-    #[serde(default)]
-    completion_tokens_details: Option<CompletionDetails>,
-}
-
-#[derive(Deserialize)]
-struct PromptDetails {
-    #[serde(default)]
-    cached_tokens: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct CompletionDetails {
-    #[serde(default)]
-    reasoning_tokens: Option<u64>,
-}
-
 impl ResponseObserver {
-    /// `streaming`: the response is `text/event-stream`.
-    pub fn new(streaming: bool) -> Self {
-        let mode = if streaming {
-            Mode::Sse(SseDecoder::new(MAX_BODY))
-        } else {
-            Mode::Json(Vec::new())
+    pub fn new(endpoint: Endpoint, framing: Framing) -> Self {
+        let mode = match (endpoint, framing) {
+            (Endpoint::Models | Endpoint::CountTokens, _) => Mode::Gave,
+            (_, Framing::Json) => Mode::Json(Vec::new()),
+            (_, Framing::Sse) => Mode::Sse(SseDecoder::new(MAX_BODY)),
+            (_, Framing::EventStream) => Mode::EventStream(EventStreamDecoder::new()),
         };
         ResponseObserver {
+            endpoint,
             mode,
             observed: Observed::default(),
             capture: 0,
@@ -126,6 +138,7 @@ impl ResponseObserver {
 
     /// Reads the next bytes of the body.
     pub fn push(&mut self, bytes: &[u8]) {
+        let (endpoint, capture, observed) = (self.endpoint, self.capture, &mut self.observed);
         match &mut self.mode {
             Mode::Json(buf) => {
                 if buf.len() + bytes.len() > MAX_BODY {
@@ -137,10 +150,26 @@ impl ResponseObserver {
             Mode::Sse(decoder) => match decoder.push(bytes) {
                 Ok(events) => {
                     for event in events {
-                        if event.data != "[DONE]" {
-                            if let Ok(chunk) = serde_json::from_str::<Wire>(&event.data) {
-                                absorb(&mut self.observed, chunk, self.capture);
-                            }
+                        if event.event.as_deref() == Some("error") {
+                            observed.stream_error = Some(event.data.clone());
+                        }
+                        absorb_event(endpoint, observed, &event.data, capture);
+                    }
+                }
+                Err(_) => self.mode = Mode::Gave,
+            },
+            Mode::EventStream(decoder) => match decoder.push(bytes) {
+                Ok(frames) => {
+                    for frame in frames {
+                        if frame.message_type == "event" {
+                            crate::bedrock::absorb_event(
+                                observed,
+                                &frame.event_type,
+                                &frame.payload,
+                                capture,
+                            );
+                        } else {
+                            observed.stream_error = Some(frame.event_type);
                         }
                     }
                 }
@@ -153,46 +182,41 @@ impl ResponseObserver {
     /// What the whole response said.
     pub fn finish(mut self) -> Observed {
         if let Mode::Json(buf) = &self.mode {
-            if let Ok(body) = serde_json::from_slice::<Wire>(buf) {
-                absorb(&mut self.observed, body, self.capture);
+            let (o, cap) = (&mut self.observed, self.capture);
+            match self.endpoint {
+                Endpoint::Messages => crate::anthropic::absorb_body(o, buf, cap),
+                Endpoint::GenerateContent | Endpoint::StreamGenerateContent => {
+                    crate::gemini::absorb_body(o, buf, cap)
+                }
+                Endpoint::Converse | Endpoint::ConverseStream => {
+                    crate::bedrock::absorb_body(o, buf, cap)
+                }
+                Endpoint::CohereChat => crate::cohere::absorb_body(o, buf, cap),
+                Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Embeddings => {
+                    crate::openai::absorb_body(self.endpoint, o, buf, cap)
+                }
+                Endpoint::Models | Endpoint::CountTokens => {}
             }
         }
         self.observed
     }
 }
 
-fn absorb(observed: &mut Observed, wire: Wire, capture: usize) {
-    if observed.model.is_none() {
-        observed.model = wire.model;
-    }
-    for choice in wire.choices {
-        if let Some(reason) = choice.finish_reason {
-            observed.finish_reasons.push(reason);
+/// One SSE event's data, read in the endpoint's format.
+fn absorb_event(endpoint: Endpoint, observed: &mut Observed, data: &str, capture: usize) {
+    match endpoint {
+        Endpoint::Messages => crate::anthropic::absorb_event(observed, data, capture),
+        Endpoint::GenerateContent | Endpoint::StreamGenerateContent => {
+            crate::gemini::absorb_event(observed, data, capture)
         }
-        let text = choice.message.and_then(|m| m.content);
-        if let (0, Some(text), true) = (choice.index, text, capture > 0) {
-            let kept = observed.completion.get_or_insert_with(String::new);
-            for c in text.chars() {
-                if kept.len() + c.len_utf8() > capture {
-                    break;
-                }
-                kept.push(c);
-            }
+        Endpoint::CohereChat => crate::cohere::absorb_event(observed, data, capture),
+        Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Embeddings => {
+            crate::openai::absorb_event(endpoint, observed, data, capture)
         }
-    }
-    if let Some(u) = wire.usage {
-        observed.usage = Some(Usage {
-            input_tokens: u.prompt_tokens,
-            output_tokens: u.completion_tokens,
-            cached_input_tokens: u
-                .prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
-                .unwrap_or(0),
-            reasoning_tokens: u
-                .completion_tokens_details
-                .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0),
-        });
+        Endpoint::Converse
+        | Endpoint::ConverseStream
+        | Endpoint::Models
+        | Endpoint::CountTokens => {}
     }
 }
 
@@ -204,7 +228,7 @@ mod tests {
     fn a_json_body_split_anywhere_yields_model_reasons_and_usage() {
         let body = br#"{"id":"x","model":"gpt-4o-mini-2024","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#;
         for split in 1..body.len() {
-            let mut o = ResponseObserver::new(false);
+            let mut o = ResponseObserver::new(Endpoint::ChatCompletions, Framing::Json);
             o.push(&body[..split]);
             o.push(&body[split..]);
             let seen = o.finish();
@@ -215,6 +239,7 @@ mod tests {
                 output_tokens: 5,
                 cached_input_tokens: 4,
                 reasoning_tokens: 2,
+                ..Usage::default()
             };
             assert_eq!(seen.usage, Some(want));
         }
@@ -229,7 +254,7 @@ mod tests {
             "data: [DONE]\n\n"
         )
         .as_bytes();
-        let mut o = ResponseObserver::new(true);
+        let mut o = ResponseObserver::new(Endpoint::ChatCompletions, Framing::Sse);
         for byte in stream.chunks(7) {
             o.push(byte);
         }
@@ -246,24 +271,24 @@ mod tests {
     fn captured_text_is_the_first_choice_bounded_and_only_when_asked() {
         let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n\
                       data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo!\"}}]}\n\n";
-        let mut o = ResponseObserver::new(true).capturing(5);
+        let mut o = ResponseObserver::new(Endpoint::ChatCompletions, Framing::Sse).capturing(5);
         o.push(stream.as_bytes());
         assert_eq!(o.finish().completion.as_deref(), Some("Hello"));
-        let mut o = ResponseObserver::new(true);
+        let mut o = ResponseObserver::new(Endpoint::ChatCompletions, Framing::Sse);
         o.push(stream.as_bytes());
         assert_eq!(o.finish().completion, None);
         let body = br#"{"choices":[{"index":0,"message":{"content":"whole"}}]}"#;
-        let mut o = ResponseObserver::new(false).capturing(100);
+        let mut o = ResponseObserver::new(Endpoint::ChatCompletions, Framing::Json).capturing(100);
         o.push(body);
         assert_eq!(o.finish().completion.as_deref(), Some("whole"));
     }
 
     #[test]
     fn bodies_that_are_not_completions_yield_nothing() {
-        let mut o = ResponseObserver::new(false);
+        let mut o = ResponseObserver::new(Endpoint::ChatCompletions, Framing::Json);
         o.push(b"{\"error\":{\"message\":\"no\"}}");
         assert_eq!(o.finish(), Observed::default());
-        let mut o = ResponseObserver::new(true);
+        let mut o = ResponseObserver::new(Endpoint::ChatCompletions, Framing::Sse);
         o.push(b"data: not json\n\n");
         assert_eq!(o.finish(), Observed::default());
     }

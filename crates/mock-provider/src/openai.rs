@@ -1,295 +1,442 @@
-//! OpenAI chat completions, as the real API answers them: `chat.completion` objects, or
-//! `chat.completion.chunk` server-sent events ending in `data: [DONE]`.
+//! OpenAI (and Azure OpenAI) as the real APIs answer: `chat.completion` objects or
+//! `chat.completion.chunk` events ending in `data: [DONE]`; Responses objects or their
+//! typed event stream; embeddings (floats or base64); the model list.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
 use llm::openai::{error_body, ErrorType};
 use serde_json::{json, Value};
 
-use crate::record::{unix_now, RecordedRequest};
-use crate::{spec, MockState};
+use crate::reply::Reply;
+use crate::{bearer, has_header, serve, sse, Api, Incoming, MockState};
 
-const WORDS: [&str; 12] = [
-    "Hello",
-    "from",
-    "the",
-    "Gatehouse",
-    "mock",
-    "provider,",
-    "a",
-    "deterministic",
-    "stand-in",
-    "for",
-    "real",
-    "models.",
-];
-
-/// The content chunks of every reply with `n` chunks: the same for streaming and not.
-pub fn reply_chunks(n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| {
-            let word = WORDS[i % WORDS.len()];
-            if i + 1 == n {
-                word.to_owned()
-            } else {
-                format!("{word} ")
-            }
-        })
-        .collect()
-}
-
-fn error(status: StatusCode, message: &str, error_type: ErrorType, code: &str) -> Response {
+fn error(status: StatusCode, message: &str) -> Response {
+    let error_type = match status.as_u16() {
+        401 => ErrorType::Authentication,
+        403 => ErrorType::Permission,
+        404 => ErrorType::NotFound,
+        429 => ErrorType::RateLimit,
+        400..=499 => ErrorType::InvalidRequest,
+        _ => ErrorType::Server,
+    };
+    let code = match status.as_u16() {
+        401 => "invalid_api_key",
+        400 => "invalid_request",
+        _ => "mock_error",
+    };
     let mut response = (status, error_body(message, error_type, code)).into_response();
     response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
     );
     response
 }
 
-fn header_num<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
-    headers.get(name)?.to_str().ok()?.parse().ok()
+fn openai_auth(headers: &HeaderMap, _query: Option<&str>) -> bool {
+    bearer(headers).is_some()
 }
 
-/// Whitespace-separated words in every message's text: the mock's token count.
-fn prompt_tokens(body: &Value) -> usize {
-    let words = |s: &str| s.split_whitespace().count();
-    body["messages"]
-        .as_array()
-        .map(|messages| {
-            messages
-                .iter()
-                .map(|m| match &m["content"] {
-                    Value::String(s) => words(s),
-                    Value::Array(parts) => parts
-                        .iter()
-                        .filter_map(|p| p["text"].as_str())
-                        .map(words)
-                        .sum(),
-                    _ => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
+/// Azure takes `api-key` or an Entra ID bearer token.
+fn azure_auth(headers: &HeaderMap, _query: Option<&str>) -> bool {
+    has_header(headers, "api-key") || bearer(headers).is_some()
+}
+
+// ---- chat completions ------------------------------------------------------------------
+
+fn usage(reply: &Reply) -> Value {
+    let completion = reply.completion_tokens();
+    json!({"prompt_tokens": reply.prompt_tokens, "completion_tokens": completion,
+           "total_tokens": reply.prompt_tokens + completion,
+           "prompt_tokens_details": {"cached_tokens": 0},
+           "completion_tokens_details": {"reasoning_tokens": 0}})
+}
+
+pub fn completion(reply: &Reply) -> Value {
+    json!({
+        "id": reply.id, "object": "chat.completion",
+        "created": reply.created, "model": reply.model, "system_fingerprint": "fp_mock",
+        "choices": [{"index": 0, "logprobs": null, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": reply.text(), "refusal": null}}],
+        "usage": usage(reply),
+    })
+}
+
+fn chunk(reply: &Reply, delta: Value, finish_reason: Option<&str>) -> Value {
+    let mut chunk = json!({
+        "id": reply.id, "object": "chat.completion.chunk",
+        "created": reply.created, "model": reply.model, "system_fingerprint": "fp_mock",
+        "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}],
+    });
+    if reply.include_usage {
+        // With include_usage every chunk carries `"usage": null` until the last.
+        chunk["usage"] = Value::Null;
+    }
+    chunk
+}
+
+/// Every SSE event of the streamed chat reply, in order.
+pub fn chat_events(reply: &Reply) -> Vec<Bytes> {
+    let mut events = vec![sse(
+        None,
+        &chunk(reply, json!({"role": "assistant", "content": ""}), None),
+    )];
+    events.extend(
+        reply
+            .chunks
+            .iter()
+            .map(|c| sse(None, &chunk(reply, json!({"content": c}), None))),
+    );
+    events.push(sse(None, &chunk(reply, json!({}), Some("stop"))));
+    if reply.include_usage {
+        let mut last = chunk(reply, json!({}), None);
+        last["choices"] = json!([]);
+        last["usage"] = usage(reply);
+        events.push(sse(None, &last));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    events
+}
+
+const CHAT: Api = Api {
+    authorized: openai_auth,
+    error,
+    schema: |s| &s.chat_completion_request,
+    whole: completion,
+    events: chat_events,
+    stream_content_type: "text/event-stream; charset=utf-8",
+    id_prefix: "chatcmpl-",
+};
+
+const AZURE_CHAT: Api = Api {
+    authorized: azure_auth,
+    ..CHAT
+};
+
+fn incoming<'a>(
+    path: &str,
+    query: &'a Option<String>,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+) -> Incoming<'a> {
+    Incoming {
+        path: path.to_owned(),
+        query: query.as_deref(),
+        headers,
+        body,
+        path_model: None,
+        streams: false,
+    }
 }
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
     State(state): State<Arc<MockState>>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let parsed = serde_json::from_slice::<Value>(&body);
-    let id = format!("chatcmpl-mock{:016x}", rand_id());
-    state.recorder.push(RecordedRequest {
-        id: id.clone(),
-        path: "/v1/chat/completions".into(),
-        authorization: authorization.clone(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: parsed.as_ref().map(Clone::clone).unwrap_or(Value::Null),
-        body_bytes: body.len(),
-        received_at: unix_now(),
-        finished_at: None,
-        chunks_sent: 0,
-    });
-    let Ok(request) = parsed else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "We could not parse the JSON body of your request.",
-            ErrorType::InvalidRequest,
-            "invalid_json",
-        );
-    };
-    if authorization
-        .as_deref()
-        .is_none_or(|a| !a.starts_with("Bearer "))
-    {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "You didn't provide an API key.",
-            ErrorType::InvalidRequest,
-            "missing_api_key",
-        );
-    }
-    let violations = spec::violations(&state.schemas.chat_completion_request, &request);
-    if !violations.is_empty() {
-        let message = format!("Invalid request: {}", violations.join("; "));
-        return error(
-            StatusCode::BAD_REQUEST,
-            &message,
-            ErrorType::InvalidRequest,
-            "invalid_request",
-        );
-    }
-    let model = request["model"].as_str().unwrap_or_default().to_owned();
-    if let Some(status) = model
-        .strip_prefix("mock-error-")
-        .and_then(|s| s.parse::<u16>().ok())
-    {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return error(
-            status,
-            "mock provider error on request",
-            ErrorType::Server,
-            "mock_error",
-        );
-    }
+    let incoming = incoming("/v1/chat/completions", &query, &headers, &body);
+    serve(state, &CHAT, incoming).await
+}
 
-    let cfg = &state.config;
-    let chunks = header_num(&headers, "x-mock-chunks")
-        .unwrap_or(cfg.chunks)
-        .clamp(1, 100_000);
-    let delay = header_num(&headers, "x-mock-chunk-delay-ms")
-        .map(Duration::from_millis)
-        .unwrap_or(cfg.chunk_delay);
-    let latency = header_num(&headers, "x-mock-latency-ms")
-        .map(Duration::from_millis)
-        .unwrap_or(cfg.latency);
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let reply = Reply {
-        id,
-        model,
-        created: unix_now() as u64,
-        prompt_tokens: prompt_tokens(&request),
-        chunks: reply_chunks(chunks),
-    };
-    if request["stream"].as_bool() == Some(true) {
-        let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
-        stream(state, reply, delay, include_usage)
+/// Providers whose streams end with usage whether or not the client asked for it.
+const USAGE_ALWAYS: [&str; 4] = ["mistral", "perplexity", "zhipuai", "minimax"];
+
+/// `POST /{provider}/v1/chat/completions`: an OpenAI-compatible provider.
+pub async fn compatible_chat_completions(
+    State(state): State<Arc<MockState>>,
+    Path(provider): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("/{provider}/v1/chat/completions");
+    let incoming = incoming(&path, &query, &headers, &body);
+    if USAGE_ALWAYS.contains(&provider.as_str()) {
+        serve(state, &USAGE_IN_LAST_CHUNK, incoming).await
     } else {
-        state.recorder.progress(&reply.id, reply.chunks.len(), true);
-        let mut response = axum::Json(reply.completion()).into_response();
-        response
-            .headers_mut()
-            .insert("x-request-id", header::HeaderValue::from_static("mock"));
-        response
+        serve(state, &CHAT, incoming).await
     }
 }
 
-fn rand_id() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed) ^ (unix_now() * 1e6) as u64
-}
-
-struct Reply {
-    id: String,
-    model: String,
-    created: u64,
-    prompt_tokens: usize,
-    chunks: Vec<String>,
-}
-
-impl Reply {
-    fn usage(&self) -> Value {
-        let completion = self.chunks.len();
-        json!({"prompt_tokens": self.prompt_tokens, "completion_tokens": completion,
-               "total_tokens": self.prompt_tokens + completion})
-    }
-
-    fn completion(&self) -> Value {
-        json!({
-            "id": self.id, "object": "chat.completion", "created": self.created,
-            "model": self.model, "system_fingerprint": "fp_mock",
-            "choices": [{"index": 0, "logprobs": null, "finish_reason": "stop",
-                "message": {"role": "assistant", "content": self.chunks.concat(), "refusal": null}}],
-            "usage": self.usage(),
-        })
-    }
-
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
-        json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "system_fingerprint": "fp_mock",
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}],
-        })
-    }
-
-    /// Every SSE event of the streamed reply, in order.
-    fn events(&self, include_usage: bool) -> Vec<Bytes> {
-        let sse = |v: Value| Bytes::from(format!("data: {v}\n\n"));
-        let mut events = vec![sse(
-            self.chunk(json!({"role": "assistant", "content": ""}), None)
-        )];
-        events.extend(
-            self.chunks
-                .iter()
-                .map(|c| sse(self.chunk(json!({"content": c}), None))),
+/// The last content chunk carries the usage (Mistral's way), asked for or not.
+fn usage_in_last_chunk(reply: &Reply) -> Vec<Bytes> {
+    let mut events = vec![sse(
+        None,
+        &chunk(reply, json!({"role": "assistant", "content": ""}), None),
+    )];
+    let n = reply.chunks.len();
+    for (i, text) in reply.chunks.iter().enumerate() {
+        let mut c = chunk(
+            reply,
+            json!({"content": text}),
+            (i + 1 == n).then_some("stop"),
         );
-        events.push(sse(self.chunk(json!({}), Some("stop"))));
-        if include_usage {
-            let mut usage = self.chunk(json!({}), None);
-            usage["choices"] = json!([]);
-            usage["usage"] = self.usage();
-            events.push(sse(usage));
+        if i + 1 == n {
+            c["usage"] = usage(reply);
         }
-        events.push(Bytes::from_static(b"data: [DONE]\n\n"));
-        events
+        events.push(sse(None, &c));
     }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    events
 }
 
-fn stream(state: Arc<MockState>, reply: Reply, delay: Duration, include_usage: bool) -> Response {
-    let events = reply.events(include_usage);
-    let total = events.len();
-    let id = reply.id;
-    let body = futures::stream::unfold((events.into_iter(), 0usize), move |(mut it, sent)| {
-        let state = state.clone();
-        let id = id.clone();
-        async move {
-            let event = it.next()?;
-            if sent > 0 && !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            state.recorder.progress(&id, sent + 1, sent + 1 == total);
-            Some((Ok::<_, std::convert::Infallible>(event), (it, sent + 1)))
-        }
-    });
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-cache"),
-    );
-    response
+const USAGE_IN_LAST_CHUNK: Api = Api {
+    events: usage_in_last_chunk,
+    ..CHAT
+};
+
+/// `POST /openai/deployments/{deployment}/chat/completions?api-version=…` (Azure).
+pub async fn azure_deployment_chat(
+    State(state): State<Arc<MockState>>,
+    Path(deployment): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let has_version = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("api-version=")));
+    if !has_version {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Resource not found: api-version query parameter is required",
+        );
+    }
+    let path = format!("/openai/deployments/{deployment}/chat/completions");
+    let mut incoming = incoming(&path, &query, &headers, &body);
+    incoming.path_model = Some(deployment);
+    serve(state, &AZURE_CHAT, incoming).await
+}
+
+/// `POST /openai/v1/chat/completions` (Azure's v1 API: the deployment is the `model`).
+pub async fn azure_v1_chat(
+    State(state): State<Arc<MockState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let incoming = incoming("/openai/v1/chat/completions", &query, &headers, &body);
+    serve(state, &AZURE_CHAT, incoming).await
+}
+
+// ---- Responses ----------------------------------------------------------------------------
+
+fn response_object(reply: &Reply, status: &str, output: Value) -> Value {
+    let completion = reply.completion_tokens();
+    json!({
+        "id": reply.id, "object": "response", "created_at": reply.created,
+        "status": status, "model": reply.model, "output": output,
+        "error": null, "incomplete_details": null, "instructions": null, "metadata": {},
+        "parallel_tool_calls": true, "temperature": 1.0, "top_p": 1.0, "tool_choice": "auto",
+        "tools": [], "text": {"format": {"type": "text"}}, "truncation": "disabled",
+        "usage": if status == "completed" { json!({
+            "input_tokens": reply.prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": completion, "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": reply.prompt_tokens + completion}) } else { Value::Null },
+    })
+}
+
+fn message_item(reply: &Reply, text: &str, status: &str) -> Value {
+    let content = if status == "completed" {
+        json!([{"type": "output_text", "text": text, "annotations": []}])
+    } else {
+        json!([])
+    };
+    json!({"type": "message", "id": format!("msg_{}", reply.id), "status": status,
+           "role": "assistant", "content": content})
+}
+
+fn whole_response(reply: &Reply) -> Value {
+    let item = message_item(reply, &reply.text(), "completed");
+    response_object(reply, "completed", json!([item]))
+}
+
+fn response_events(reply: &Reply) -> Vec<Bytes> {
+    let item_id = format!("msg_{}", reply.id);
+    let mut seq = 0u64;
+    let mut event = |name: &str, mut data: Value| {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(seq);
+        seq += 1;
+        sse(Some(name), &data)
+    };
+    let mut events = vec![
+        event(
+            "response.created",
+            json!({"response": response_object(reply, "in_progress", json!([]))}),
+        ),
+        event(
+            "response.in_progress",
+            json!({"response": response_object(reply, "in_progress", json!([]))}),
+        ),
+        event(
+            "response.output_item.added",
+            json!({"output_index": 0, "item": message_item(reply, "", "in_progress")}),
+        ),
+        event(
+            "response.content_part.added",
+            json!({"item_id": item_id, "output_index": 0, "content_index": 0,
+                   "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ),
+    ];
+    for delta in &reply.chunks {
+        events.push(event(
+            "response.output_text.delta",
+            json!({"item_id": item_id, "output_index": 0, "content_index": 0,
+                   "delta": delta, "logprobs": []}),
+        ));
+    }
+    let text = reply.text();
+    events.push(event(
+        "response.output_text.done",
+        json!({"item_id": item_id, "output_index": 0, "content_index": 0, "text": text,
+               "logprobs": []}),
+    ));
+    events.push(event(
+        "response.content_part.done",
+        json!({"item_id": item_id, "output_index": 0, "content_index": 0,
+               "part": {"type": "output_text", "text": text, "annotations": []}}),
+    ));
+    events.push(event(
+        "response.output_item.done",
+        json!({"output_index": 0, "item": message_item(reply, &text, "completed")}),
+    ));
+    events.push(event(
+        "response.completed",
+        json!({"response": whole_response(reply)}),
+    ));
+    events
+}
+
+const RESPONSES: Api = Api {
+    authorized: openai_auth,
+    error,
+    schema: |s| &s.create_response,
+    whole: whole_response,
+    events: response_events,
+    stream_content_type: "text/event-stream; charset=utf-8",
+    id_prefix: "resp_",
+};
+
+/// `POST /v1/responses`.
+pub async fn responses(
+    State(state): State<Arc<MockState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve(
+        state,
+        &RESPONSES,
+        incoming("/v1/responses", &query, &headers, &body),
+    )
+    .await
+}
+
+/// `POST /openai/v1/responses` (Azure).
+pub async fn azure_v1_responses(
+    State(state): State<Arc<MockState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let api = Api {
+        authorized: azure_auth,
+        ..RESPONSES
+    };
+    let incoming = incoming("/openai/v1/responses", &query, &headers, &body);
+    serve(state, &api, incoming).await
+}
+
+// ---- embeddings and models ------------------------------------------------------------------
+
+/// Eight deterministic dimensions per input.
+fn embedding(index: usize) -> Vec<f32> {
+    (0..8)
+        .map(|d| ((index * 8 + d) as f32 * 0.37).sin())
+        .collect()
+}
+
+fn embeddings_reply(reply: &Reply) -> Value {
+    let data: Vec<Value> = (0..reply.inputs)
+        .map(|i| {
+            let vector = embedding(i);
+            let value = if reply.base64 {
+                let bytes: Vec<u8> = vector.iter().flat_map(|f| f.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(vector)
+            };
+            json!({"object": "embedding", "index": i, "embedding": value})
+        })
+        .collect();
+    json!({"object": "list", "data": data, "model": reply.model,
+           "usage": {"prompt_tokens": reply.prompt_tokens, "total_tokens": reply.prompt_tokens}})
+}
+
+const EMBEDDINGS: Api = Api {
+    authorized: openai_auth,
+    error,
+    schema: |s| &s.create_embedding_request,
+    whole: embeddings_reply,
+    events: |_| Vec::new(),
+    stream_content_type: "text/event-stream",
+    id_prefix: "",
+};
+
+/// `POST /v1/embeddings`.
+pub async fn embeddings(
+    State(state): State<Arc<MockState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve(
+        state,
+        &EMBEDDINGS,
+        incoming("/v1/embeddings", &query, &headers, &body),
+    )
+    .await
+}
+
+/// The models the mock lists.
+pub const MODELS: [&str; 3] = ["gpt-4o-mini", "gpt-4.1", "text-embedding-3-small"];
+
+/// `GET /v1/models`.
+pub async fn models(headers: HeaderMap) -> Response {
+    if bearer(&headers).is_none() {
+        return error(StatusCode::UNAUTHORIZED, "You didn't provide an API key.");
+    }
+    let data: Vec<Value> = MODELS
+        .iter()
+        .map(
+            |id| json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "mock"}),
+        )
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn reply(include_usage: bool) -> Reply {
+        let mut r = Reply::new("c1".into(), "m".into(), 3, 5, &Value::Null);
+        r.include_usage = include_usage;
+        r
+    }
+
     #[test]
     fn streamed_and_whole_replies_carry_the_same_text() {
-        let reply = Reply {
-            id: "c1".into(),
-            model: "m".into(),
-            created: 1,
-            prompt_tokens: 3,
-            chunks: reply_chunks(5),
-        };
-        let events = reply.events(true);
+        let reply = reply(true);
+        let events = chat_events(&reply);
         assert_eq!(events.len(), 1 + 5 + 1 + 1 + 1);
         assert_eq!(
             events.last().unwrap(),
@@ -309,7 +456,17 @@ mod tests {
                     .map(str::to_owned)
             })
             .collect();
-        assert_eq!(text, reply.completion()["choices"][0]["message"]["content"]);
+        assert_eq!(text, completion(&reply)["choices"][0]["message"]["content"]);
         assert_eq!(text, "Hello from the Gatehouse mock");
+    }
+
+    #[test]
+    fn usage_null_appears_only_when_usage_was_asked_for() {
+        let with = chat_events(&reply(true));
+        assert!(String::from_utf8_lossy(&with[1]).contains("\"usage\":null"));
+        let without = chat_events(&reply(false));
+        assert!(!without
+            .iter()
+            .any(|e| String::from_utf8_lossy(e).contains("usage")));
     }
 }

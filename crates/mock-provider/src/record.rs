@@ -21,6 +21,8 @@ pub struct RecordedRequest {
     pub authorization: Option<String>,
     /// Every header, names lower-cased (a repeated header keeps its last value).
     pub headers: std::collections::BTreeMap<String, String>,
+    /// The query string, when there was one.
+    pub query: Option<String>,
     /// The body as JSON; `null` when it did not parse.
     pub body: serde_json::Value,
     pub body_bytes: usize,

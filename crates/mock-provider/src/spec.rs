@@ -1,19 +1,26 @@
-//! Request validation against OpenAI's published OpenAPI document (`specs/`, MIT), so the
-//! mock refuses exactly what the real API's schema refuses.
+//! Request validation against the providers' published schemas (`specs/`), so the mock
+//! refuses what the real APIs refuse: OpenAI's OpenAPI document (MIT), the OpenAPI
+//! document behind Anthropic's SDK, and schemas extracted from Google's discovery document,
+//! botocore's Bedrock model and the Cohere SDK's types
+//! (`scripts/extract-provider-schemas.py`).
 
 use jsonschema::Validator;
 use serde_json::Value;
 
 static OPENAI_SPEC: &str = include_str!("../specs/openai-openapi.yaml");
+static ANTHROPIC_SPEC: &str = include_str!("../specs/anthropic-openapi.json");
+static GEMINI_SCHEMA: &str = include_str!("../specs/gemini-generate-content-request.schema.json");
+static BEDROCK_SCHEMA: &str = include_str!("../specs/bedrock-converse-request.schema.json");
+static COHERE_SCHEMA: &str = include_str!("../specs/cohere-chat-request.schema.json");
 
 /// Why the spec could not be turned into a validator.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("parsing the OpenAI OpenAPI document: {0}")]
     Parse(#[from] serde_yaml::Error),
-    #[error("converting the OpenAI OpenAPI document to JSON: {0}")]
+    #[error("converting a provider schema document to JSON: {0}")]
     Convert(serde_json::Error),
-    #[error("the OpenAI OpenAPI document has no schema `{0}`")]
+    #[error("the provider's document has no schema `{0}`")]
     MissingSchema(String),
     #[error("compiling schema `{name}`: {message}")]
     Compile { name: String, message: String },
@@ -22,18 +29,62 @@ pub enum SpecError {
 /// Validators for the request schemas the mock serves.
 pub struct Schemas {
     pub chat_completion_request: Validator,
+    pub create_response: Validator,
+    pub create_embedding_request: Validator,
+    pub anthropic_messages: Validator,
+    pub anthropic_count_tokens: Validator,
+    pub gemini_generate_content: Validator,
+    pub bedrock_converse: Validator,
+    pub bedrock_converse_stream: Validator,
+    pub cohere_chat: Validator,
 }
 
 impl Schemas {
-    /// Parses the bundled OpenAI document and compiles the request schemas.
+    /// Parses the bundled documents and compiles the request schemas.
     pub fn load() -> Result<Self, SpecError> {
         let yaml: serde_yaml::Value = serde_yaml::from_str(&huge_integers_as_floats(OPENAI_SPEC))?;
-        let mut document = serde_json::to_value(yaml).map_err(SpecError::Convert)?;
-        allow_nullable(&mut document);
+        let mut openai = serde_json::to_value(yaml).map_err(SpecError::Convert)?;
+        allow_nullable(&mut openai);
+        let mut anthropic: Value =
+            serde_json::from_str(ANTHROPIC_SPEC).map_err(SpecError::Convert)?;
+        drop_null_types(&mut anthropic);
+        let bedrock: Value = serde_json::from_str(BEDROCK_SCHEMA).map_err(SpecError::Convert)?;
+        let bedrock_operation = |name: &str| {
+            let mut root = bedrock.clone();
+            if let Some(map) = root.as_object_mut() {
+                map.remove("operations");
+                map.insert("$ref".into(), format!("#/$defs/{name}Request").into());
+            }
+            standalone(&root, name)
+        };
         Ok(Self {
-            chat_completion_request: compile(&document, "CreateChatCompletionRequest")?,
+            chat_completion_request: compile(&openai, "CreateChatCompletionRequest")?,
+            create_response: compile(&openai, "CreateResponse")?,
+            create_embedding_request: compile(&openai, "CreateEmbeddingRequest")?,
+            anthropic_messages: compile(&anthropic, "CreateMessageParams")?,
+            anthropic_count_tokens: compile(&anthropic, "BetaCountMessageTokensParams")?,
+            gemini_generate_content: standalone(
+                &serde_json::from_str(GEMINI_SCHEMA).map_err(SpecError::Convert)?,
+                "GenerateContentRequest",
+            )?,
+            bedrock_converse: bedrock_operation("Converse")?,
+            bedrock_converse_stream: bedrock_operation("ConverseStream")?,
+            cohere_chat: standalone(
+                &serde_json::from_str(COHERE_SCHEMA).map_err(SpecError::Convert)?,
+                "v2 chat",
+            )?,
         })
     }
+}
+
+/// A validator for a self-contained JSON Schema document.
+fn standalone(schema: &Value, name: &str) -> Result<Validator, SpecError> {
+    jsonschema::options()
+        .build(schema)
+        .map_err(|e| SpecError::Compile {
+            name: name.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// A validator for `#/components/schemas/{name}`, resolving `$ref`s inside the document.
@@ -97,6 +148,21 @@ fn allow_nullable(value: &mut Value) {
     }
 }
 
+/// The Anthropic document writes `"type": null` beside an `anyOf` (its `Model`), which
+/// JSON Schema does not allow; without it the `anyOf` says the same.
+fn drop_null_types(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("type") == Some(&Value::Null) {
+                map.remove("type");
+            }
+            map.values_mut().for_each(drop_null_types);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_types),
+        _ => {}
+    }
+}
+
 /// The first few schema violations of `instance`, as readable strings; empty when valid.
 pub fn violations(validator: &Validator, instance: &Value) -> Vec<String> {
     validator
@@ -110,6 +176,57 @@ pub fn violations(validator: &Validator, instance: &Value) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_provider_schema_accepts_a_minimal_request_and_refuses_a_wrong_one() {
+        let s = Schemas::load().unwrap();
+        let cases = [
+            (
+                &s.anthropic_messages,
+                json!({"model": "claude-x", "max_tokens": 5,
+                "messages": [{"role": "user", "content": "hi"}]}),
+                json!({"model": "c", "messages": []}),
+            ),
+            (
+                &s.gemini_generate_content,
+                json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+                "generationConfig": {"maxOutputTokens": 5}}),
+                json!({"contents": [], "generation_config": {}}),
+            ),
+            (
+                &s.bedrock_converse,
+                json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}],
+                "inferenceConfig": {"maxTokens": 5}}),
+                json!({"messages": [{"role": "wizard", "content": []}]}),
+            ),
+            (
+                &s.cohere_chat,
+                json!({"model": "command-a", "messages": [{"role": "user", "content": "hi"}]}),
+                json!({"messages": []}),
+            ),
+            (
+                &s.create_response,
+                json!({"model": "gpt-4.1", "input": "hi"}),
+                json!({"model": 3}),
+            ),
+            (
+                &s.create_embedding_request,
+                json!({"model": "e", "input": "hi"}),
+                json!({"model": "e"}),
+            ),
+        ];
+        for (validator, good, bad) in cases {
+            assert!(
+                violations(validator, &good).is_empty(),
+                "{good}: {:?}",
+                violations(validator, &good)
+            );
+            assert!(
+                !violations(validator, &bad).is_empty(),
+                "{bad} should be refused"
+            );
+        }
+    }
 
     #[test]
     fn chat_requests_are_checked_against_the_published_schema() {

@@ -1,0 +1,142 @@
+//! Gemini's `generateContent` and `streamGenerateContent` as the real API answers: one
+//! `GenerateContentResponse`, or a stream of them — SSE with `alt=sse`, else one JSON array
+//! sent piece by piece. Errors are `{"error":{"code","message","status"}}`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use crate::reply::Reply;
+use crate::{has_header, json_error, serve, Api, Incoming, MockState};
+
+fn error(status: StatusCode, message: &str) -> Response {
+    let rpc_status = match status.as_u16() {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    };
+    json_error(
+        status,
+        json!({"error": {"code": status.as_u16(), "message": message, "status": rpc_status}}),
+    )
+}
+
+/// `x-goog-api-key`, or the `key` query parameter.
+fn authorized(headers: &HeaderMap, query: Option<&str>) -> bool {
+    has_header(headers, "x-goog-api-key")
+        || query.is_some_and(|q| q.split('&').any(|p| p.len() > 4 && p.starts_with("key=")))
+}
+
+fn response(reply: &Reply, text: &str, last: bool) -> Value {
+    let mut candidate =
+        json!({"content": {"parts": [{"text": text}], "role": "model"}, "index": 0});
+    let output = if last { reply.completion_tokens() } else { 1 };
+    if last {
+        candidate["finishReason"] = json!("STOP");
+    }
+    json!({"candidates": [candidate],
+           "usageMetadata": {"promptTokenCount": reply.prompt_tokens, "candidatesTokenCount": output,
+                             "totalTokenCount": reply.prompt_tokens + output},
+           "modelVersion": reply.model, "responseId": reply.id})
+}
+
+fn whole(reply: &Reply) -> Value {
+    response(reply, &reply.text(), true)
+}
+
+fn chunks(reply: &Reply) -> impl Iterator<Item = Value> + '_ {
+    let n = reply.chunks.len();
+    reply
+        .chunks
+        .iter()
+        .enumerate()
+        .map(move |(i, text)| response(reply, text, i + 1 == n))
+}
+
+fn sse_events(reply: &Reply) -> Vec<Bytes> {
+    chunks(reply)
+        .map(|c| Bytes::from(format!("data: {c}\r\n\r\n")))
+        .collect()
+}
+
+/// The JSON-array stream: `[` + first, `,\r\n` + each next, then `]`.
+fn array_events(reply: &Reply) -> Vec<Bytes> {
+    let mut events: Vec<Bytes> = chunks(reply)
+        .enumerate()
+        .map(|(i, c)| Bytes::from(format!("{}{c}", if i == 0 { "[" } else { ",\r\n" })))
+        .collect();
+    events.push(Bytes::from_static(b"]"));
+    events
+}
+
+const GENERATE: Api = Api {
+    authorized,
+    error,
+    schema: |s| &s.gemini_generate_content,
+    whole,
+    events: sse_events,
+    stream_content_type: "text/event-stream",
+    id_prefix: "",
+};
+
+/// `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`.
+pub async fn models_call(
+    State(state): State<Arc<MockState>>,
+    Path(call): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some((model, method)) = call.rsplit_once(':') else {
+        return error(StatusCode::NOT_FOUND, "unknown method");
+    };
+    let streams = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => return error(StatusCode::NOT_FOUND, "unknown method"),
+    };
+    let alt_sse = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p == "alt=sse"));
+    let api = if streams && !alt_sse {
+        Api {
+            events: array_events,
+            stream_content_type: "application/json; charset=UTF-8",
+            ..GENERATE
+        }
+    } else {
+        GENERATE
+    };
+    let incoming = Incoming {
+        path: format!("/v1beta/models/{call}"),
+        query: query.as_deref(),
+        headers: &headers,
+        body: &body,
+        path_model: Some(model.to_owned()),
+        streams,
+    };
+    serve(state, &api, incoming).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_array_stream_is_one_json_array() {
+        let reply = Reply::new("r".into(), "gemini-x".into(), 2, 3, &Value::Null);
+        let joined: Vec<u8> = array_events(&reply).concat();
+        let all: Vec<Value> = serde_json::from_slice(&joined).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2]["candidates"][0]["finishReason"], "STOP");
+    }
+}
