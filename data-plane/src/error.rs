@@ -47,6 +47,8 @@ pub enum ProxyError {
     UpstreamTimeout(String),
     #[error("the upstream stream broke before it finished")]
     StreamBroken(String),
+    #[error("could not obtain credentials for the upstream provider")]
+    UpstreamCredentials(crate::credentials::CredentialError),
 }
 
 impl ProxyError {
@@ -77,6 +79,9 @@ impl ProxyError {
             }
             ProxyError::UpstreamTimeout(_) => (504, ErrorKind::Timeout, "upstream_timeout"),
             ProxyError::StreamBroken(_) => (502, ErrorKind::BadGateway, "upstream_stream_broken"),
+            ProxyError::UpstreamCredentials(_) => {
+                (502, ErrorKind::BadGateway, "upstream_credentials_unavailable")
+            }
         }
     }
 
@@ -95,6 +100,9 @@ impl ProxyError {
             }
             ProxyError::UpstreamTimeout(e) => tracing::warn!(error = %e, "upstream timed out"),
             ProxyError::StreamBroken(e) => tracing::warn!(error = %e, "upstream stream broke"),
+            ProxyError::UpstreamCredentials(e) => {
+                tracing::warn!(error = %e, "no upstream credentials")
+            }
             ProxyError::UnknownRoute(_)
             | ProxyError::MethodNotAllowed { .. }
             | ProxyError::UnknownProfile(_)

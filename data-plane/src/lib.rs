@@ -2,6 +2,7 @@
 //! fetched from the control plane and cached.
 
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod metrics;
 pub mod proxy;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use data_plane::config::ConfigClient;
+use data_plane::credentials::{ServerCredentials, TokenSource, Vertex};
 use data_plane::proxy::Gateway;
 use data_plane::settings::{Settings, Upstreams};
 use pingora::server::configuration::ServerConf;
@@ -12,6 +13,35 @@ use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
+
+/// Gatehouse's own provider credentials, from the settings (checked at start-up).
+fn server_credentials(settings: &Settings) -> anyhow::Result<ServerCredentials> {
+    let vertex = match settings.vertex().map_err(anyhow::Error::msg)? {
+        Some(v) => {
+            let tokens = TokenSource::service_account(&v.credentials_file)?;
+            tracing::info!(project = %v.project, location = %v.location, "Gemini is served through Vertex AI");
+            Some(Vertex {
+                tokens,
+                project: v.project,
+                location: v.location,
+                base: llm::upstream::BaseUrl::parse(&v.base_url)?,
+            })
+        }
+        None => None,
+    };
+    let azure = settings
+        .azure_entra()
+        .map_err(anyhow::Error::msg)?
+        .map(|(tenant, client, secret)| {
+            tracing::info!("Azure OpenAI is authenticated with Entra ID client credentials");
+            TokenSource::entra_client(&settings.azure_authority_host, &tenant, &client, secret)
+        });
+    Ok(ServerCredentials {
+        vertex,
+        azure,
+        bedrock_api_key: settings.bedrock_api_key.clone(),
+    })
+}
 
 fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
@@ -52,6 +82,7 @@ fn main() -> anyhow::Result<()> {
         upstreams,
         settings.api_body_limit.as_u64(),
         settings.upstream_options(),
+        server_credentials(&settings)?,
     );
 
     let threads = settings

@@ -24,6 +24,7 @@ use pingora::{Error, ErrorSource, ErrorType};
 use uuid::Uuid;
 
 use crate::config::ConfigClient;
+use crate::credentials::ServerCredentials;
 use crate::error::{write_json, ProxyError};
 use crate::metrics::{metrics, GaugeGuard, Metrics};
 use crate::settings::{UpstreamOptions, Upstreams};
@@ -35,6 +36,7 @@ pub struct Gateway {
     pub upstreams: Upstreams,
     pub body_limit: u64,
     pub options: UpstreamOptions,
+    pub server: ServerCredentials,
     dns: Cache<(String, u16), SocketAddr>,
 }
 
@@ -44,6 +46,7 @@ impl Gateway {
         upstreams: Upstreams,
         body_limit: u64,
         options: UpstreamOptions,
+        server: ServerCredentials,
     ) -> Self {
         let dns = Cache::builder()
             .max_capacity(10_000)
@@ -54,6 +57,7 @@ impl Gateway {
             upstreams,
             body_limit,
             options,
+            server,
             dns,
         }
     }
@@ -99,6 +103,8 @@ pub struct RequestCtx {
     /// Azure deployment URLs need `api-version`; the default is added when missing.
     needs_api_version: bool,
     upstream: Option<BaseUrl>,
+    /// Gatehouse authenticates upstream with its own credentials (no provider key).
+    server_auth: bool,
     /// The stream was asked for usage the client did not request; this hides it again.
     usage_filter: Option<UsageChunkFilter>,
     /// How the response body is framed (once its header arrived).
@@ -289,18 +295,27 @@ impl Gateway {
             if vk.profile_id != profile_id {
                 return Err(ProxyError::WrongProfile(route.profile.to_owned()));
             }
-            let key = vk
-                .provider_keys
-                .get(&route.provider)
-                .ok_or(ProxyError::NoProviderKey(route.provider))?;
-            if let Some(url) = &key.base_url {
-                base_url = Some(BaseUrl::parse(url).map_err(ProxyError::UpstreamMisconfigured)?);
+            match vk.provider_keys.get(&route.provider) {
+                Some(key) => {
+                    if let Some(url) = &key.base_url {
+                        let url = BaseUrl::parse(url).map_err(ProxyError::UpstreamMisconfigured)?;
+                        base_url = Some(url);
+                    }
+                }
+                None if self.server.covers(route.provider) => ctx.server_auth = true,
+                None => return Err(ProxyError::NoProviderKey(route.provider)),
             }
             ctx.credential = Credential::Virtual(vk);
+        } else {
+            ctx.server_auth = self.server.covers(route.provider);
         }
-        ctx.upstream = match base_url {
-            Some(url) => Some(url),
-            None => self.upstreams.get(route.provider).cloned(),
+        let vertex = self.server.vertex.as_ref().filter(|_| ctx.server_auth);
+        ctx.upstream = match (base_url, vertex) {
+            (Some(url), _) => Some(url),
+            (None, Some(vertex)) if route.provider == Provider::Gemini => {
+                Some(vertex.base.clone())
+            }
+            (None, _) => self.upstreams.get(route.provider).cloned(),
         };
         Ok(())
     }
@@ -367,6 +382,7 @@ impl ProxyHttp for Gateway {
             path_model: None,
             needs_api_version: false,
             upstream: None,
+            server_auth: false,
             usage_filter: None,
             framing: None,
             profile: None,
@@ -516,7 +532,16 @@ impl ProxyHttp for Gateway {
             .needs_api_version
             .then_some(self.options.azure_api_version.as_str());
         let query = upstream_query(upstream_request.uri.query(), api_version);
-        let uri = format!("{}{}{query}", base.path, ctx.upstream_path);
+        let vertex = self
+            .server
+            .vertex
+            .as_ref()
+            .filter(|_| ctx.server_auth && provider == Provider::Gemini);
+        let path = match (vertex, &ctx.path_model) {
+            (Some(vertex), Some(model)) => vertex.path(model, endpoint.always_streams()),
+            _ => ctx.upstream_path.clone(),
+        };
+        let uri = format!("{}{path}{query}", base.path);
         let uri = uri
             .parse::<http::Uri>()
             .map_err(|e| Error::because(ErrorType::InternalError, "building upstream URI", e))?;
@@ -562,6 +587,17 @@ impl ProxyHttp for Gateway {
                 })?;
                 value.set_sensitive(true);
                 upstream_request.insert_header(scheme.header(), value)?;
+            }
+        } else if ctx.server_auth {
+            for name in CREDENTIAL_HEADERS.iter().chain(&SIGV4_HEADERS) {
+                upstream_request.remove_header(*name);
+            }
+            match self.server.authorization(provider).await {
+                Ok(Some(value)) => {
+                    upstream_request.insert_header("authorization", value)?;
+                }
+                Ok(None) => {}
+                Err(e) => return Err(fail(ctx, ProxyError::UpstreamCredentials(e))),
             }
         }
         if let Some(span) = &ctx.span {

@@ -72,6 +72,54 @@ pub struct Settings {
     )]
     pub azure_api_version: String,
 
+    /// Serve Gemini through Vertex AI with the gateway's own service account instead of
+    /// API keys.
+    #[arg(long, env = "GATEHOUSE_GEMINI_VERTEX_AI_ENABLED", default_value_t = false)]
+    pub gemini_vertex_ai_enabled: bool,
+
+    /// Google Cloud project for Vertex AI.
+    #[arg(long, env = "GATEHOUSE_GEMINI_VERTEX_AI_PROJECT")]
+    pub gemini_vertex_ai_project: Option<String>,
+
+    /// Vertex AI location (`us-central1`, `europe-west4`, `global`).
+    #[arg(long, env = "GATEHOUSE_GEMINI_VERTEX_AI_LOCATION", default_value = "us-central1")]
+    pub gemini_vertex_ai_location: String,
+
+    /// Service-account key file (JSON) for Vertex AI; defaults to
+    /// `GOOGLE_APPLICATION_CREDENTIALS`.
+    #[arg(long, env = "GATEHOUSE_GEMINI_VERTEX_AI_CREDENTIALS_FILE")]
+    pub gemini_vertex_ai_credentials_file: Option<String>,
+
+    /// Vertex AI endpoint; defaults to `https://{location}-aiplatform.googleapis.com`.
+    #[arg(long, env = "GATEHOUSE_GEMINI_VERTEX_AI_BASE_URL")]
+    pub gemini_vertex_ai_base_url: Option<String>,
+
+    /// Entra ID tenant for Azure OpenAI; with the client id and secret, Gatehouse
+    /// authenticates to Azure with its own token instead of API keys.
+    #[arg(long, env = "GATEHOUSE_AZURE_TENANT_ID")]
+    pub azure_tenant_id: Option<String>,
+
+    /// Entra ID application (client) id for Azure OpenAI.
+    #[arg(long, env = "GATEHOUSE_AZURE_CLIENT_ID")]
+    pub azure_client_id: Option<String>,
+
+    /// Entra ID client secret for Azure OpenAI.
+    #[arg(long, env = "GATEHOUSE_AZURE_CLIENT_SECRET", hide_env_values = true)]
+    pub azure_client_secret: Option<SecretString>,
+
+    /// Entra ID authority host.
+    #[arg(
+        long,
+        env = "GATEHOUSE_AZURE_AUTHORITY_HOST",
+        default_value = "https://login.microsoftonline.com"
+    )]
+    pub azure_authority_host: String,
+
+    /// A Bedrock API key Gatehouse sends itself (as a bearer token) when a request
+    /// brings no provider key of its own.
+    #[arg(long, env = "GATEHOUSE_BEDROCK_API_KEY", hide_env_values = true)]
+    pub bedrock_api_key: Option<SecretString>,
+
     /// OpenRouter attribution: `HTTP-Referer` sent when the client sends none.
     #[arg(long, env = "GATEHOUSE_OPENROUTER_REFERER")]
     pub openrouter_referer: Option<String>,
@@ -186,6 +234,65 @@ impl Settings {
             azure_api_version: self.azure_api_version.clone(),
             openrouter_referer: self.openrouter_referer.clone(),
             openrouter_title: Some(self.openrouter_title.clone()).filter(|t| !t.is_empty()),
+        }
+    }
+}
+
+/// Gemini on Vertex AI, as configured.
+#[derive(Debug, Clone)]
+pub struct VertexSettings {
+    pub project: String,
+    pub location: String,
+    pub credentials_file: String,
+    pub base_url: String,
+}
+
+impl Settings {
+    /// Vertex AI settings when enabled; an error names what is missing.
+    pub fn vertex(&self) -> Result<Option<VertexSettings>, String> {
+        if !self.gemini_vertex_ai_enabled {
+            return Ok(None);
+        }
+        let project = self
+            .gemini_vertex_ai_project
+            .clone()
+            .ok_or("GATEHOUSE_GEMINI_VERTEX_AI_PROJECT is required with Vertex AI")?;
+        let credentials_file = self
+            .gemini_vertex_ai_credentials_file
+            .clone()
+            .or_else(|| std::env::var("GOOGLE_APPLICATION_CREDENTIALS").ok())
+            .ok_or(
+                "GATEHOUSE_GEMINI_VERTEX_AI_CREDENTIALS_FILE (or GOOGLE_APPLICATION_CREDENTIALS) \
+                 is required with Vertex AI",
+            )?;
+        let location = self.gemini_vertex_ai_location.clone();
+        let base_url = self.gemini_vertex_ai_base_url.clone().unwrap_or_else(|| {
+            if location == "global" {
+                "https://aiplatform.googleapis.com".to_owned()
+            } else {
+                format!("https://{location}-aiplatform.googleapis.com")
+            }
+        });
+        Ok(Some(VertexSettings {
+            project,
+            location,
+            credentials_file,
+            base_url,
+        }))
+    }
+
+    /// Entra ID client credentials for Azure, when all three parts are set.
+    pub fn azure_entra(&self) -> Result<Option<(String, String, SecretString)>, String> {
+        match (
+            &self.azure_tenant_id,
+            &self.azure_client_id,
+            &self.azure_client_secret,
+        ) {
+            (Some(t), Some(c), Some(s)) => Ok(Some((t.clone(), c.clone(), s.clone()))),
+            (None, None, None) => Ok(None),
+            _ => Err("GATEHOUSE_AZURE_TENANT_ID, GATEHOUSE_AZURE_CLIENT_ID and \
+                      GATEHOUSE_AZURE_CLIENT_SECRET must be set together"
+                .to_owned()),
         }
     }
 }

@@ -96,6 +96,46 @@ pub async fn models_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    generate(state, format!("/v1beta/models/{call}"), call, query, headers, body, GENERATE).await
+}
+
+/// Vertex AI accepts only OAuth access tokens (ones the mock's token endpoint issued).
+fn vertex_authorized(state: &MockState, headers: &HeaderMap) -> bool {
+    crate::bearer(headers).is_some_and(|t| state.issued.contains(t))
+}
+
+/// `POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:…` (Vertex AI).
+pub async fn vertex_call(
+    State(state): State<Arc<MockState>>,
+    Path((project, location, call)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !vertex_authorized(&state, &headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+        );
+    }
+    let path = format!("/v1/projects/{project}/locations/{location}/publishers/google/models/{call}");
+    // The token was checked above; the common checks then only need it present.
+    let api = Api {
+        authorized: |headers, _| crate::bearer(headers).is_some(),
+        ..GENERATE
+    };
+    generate(state, path, call, query, headers, body, api).await
+}
+
+async fn generate(
+    state: Arc<MockState>,
+    path: String,
+    call: String,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+    api: Api,
+) -> Response {
     let Some((model, method)) = call.rsplit_once(':') else {
         return error(StatusCode::NOT_FOUND, "unknown method");
     };
@@ -111,13 +151,13 @@ pub async fn models_call(
         Api {
             events: array_events,
             stream_content_type: "application/json; charset=UTF-8",
-            ..GENERATE
+            ..api
         }
     } else {
-        GENERATE
+        api
     };
     let incoming = Incoming {
-        path: format!("/v1beta/models/{call}"),
+        path,
         query: query.as_deref(),
         headers: &headers,
         body: &body,

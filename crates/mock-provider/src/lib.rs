@@ -6,7 +6,9 @@
 //! Anthropic (`/v1/messages`, `/v1/messages/count_tokens`), Gemini
 //! (`/v1beta/models/{model}:generateContent` / `:streamGenerateContent`, SSE or JSON
 //! array), Bedrock (`/model/{id}/converse`, `/converse-stream` in AWS event-stream framing)
-//! and Cohere (`/v2/chat`). Every request body is validated against the provider's published
+//! and Cohere (`/v2/chat`); Gemini on Vertex AI
+//! (`/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:…`) with the OAuth
+//! token endpoints of Google and Entra ID (`tokens`). Every request body is validated against the provider's published
 //! schema (400 in the provider's error format on a mismatch), credentials are required in
 //! the provider's own header, and what arrived is recorded at `GET /_mock/requests`.
 //!
@@ -28,6 +30,7 @@ pub mod openai;
 mod record;
 pub mod reply;
 pub mod spec;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +70,7 @@ pub struct MockState {
     pub config: MockConfig,
     pub schemas: spec::Schemas,
     pub recorder: Recorder,
+    pub issued: tokens::Issued,
 }
 
 /// The mock's routes over `state`.
@@ -90,6 +94,12 @@ pub fn router(state: Arc<MockState>) -> Router {
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1beta/models/{call}", post(gemini::models_call))
         .route("/v1/models/{call}", post(gemini::models_call))
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{call}",
+            post(gemini::vertex_call),
+        )
+        .route("/token", post(tokens::google))
+        .route("/{tenant}/oauth2/v2.0/token", post(tokens::entra))
         .route("/model/{model}/converse", post(bedrock::converse))
         .route(
             "/model/{model}/converse-stream",

@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         },
         schemas: Schemas::load()?,
         recorder: Recorder::default(),
+        issued: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "mock provider listening");
