@@ -5,7 +5,8 @@
 //!   an OAuth access token from the key's `token_uri`.
 //! - Azure OpenAI with Entra ID: client credentials (tenant, client id, secret) → an access
 //!   token for `https://cognitiveservices.azure.com/.default`.
-//! - Bedrock with a server-side Bedrock API key (a bearer token).
+//! - Bedrock with a server-side Bedrock API key (a bearer token), or AWS SigV4 with
+//!   credentials from the standard chain (environment, web identity / IRSA, …).
 //!
 //! Tokens are cached and refreshed ahead of expiry: a request that finds the token in its
 //! last minutes starts one background refresh and still uses the current token; only the
@@ -240,7 +241,8 @@ fn sign_assertion(key: &ServiceAccountKey) -> Result<String, CredentialError> {
     let encoding =
         jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.expose_secret().as_bytes())
             .map_err(|e| CredentialError::Sign(e.to_string()))?;
-    jsonwebtoken::encode(&header, &claims, &encoding).map_err(|e| CredentialError::Sign(e.to_string()))
+    jsonwebtoken::encode(&header, &claims, &encoding)
+        .map_err(|e| CredentialError::Sign(e.to_string()))
 }
 
 /// Gemini on Vertex AI: where requests go and the token that authenticates them.
@@ -276,6 +278,8 @@ pub struct ServerCredentials {
     pub vertex: Option<Vertex>,
     pub azure: Option<Arc<TokenSource>>,
     pub bedrock_api_key: Option<SecretString>,
+    /// Bedrock signed with SigV4 (when no API key is configured).
+    pub bedrock_sigv4: Option<SigV4>,
 }
 
 impl ServerCredentials {
@@ -285,7 +289,7 @@ impl ServerCredentials {
         match provider {
             Provider::Gemini => self.vertex.is_some(),
             Provider::Azure => self.azure.is_some(),
-            Provider::Bedrock => self.bedrock_api_key.is_some(),
+            Provider::Bedrock => self.bedrock_api_key.is_some() || self.bedrock_sigv4.is_some(),
             _ => false,
         }
     }
@@ -317,5 +321,101 @@ impl ServerCredentials {
             },
             _ => Ok(None),
         }
+    }
+}
+
+/// AWS SigV4 for Bedrock with credentials from the standard chain (environment, shared
+/// config, web identity / IRSA, ECS, IMDS), via `aws-config`; signed with `aws-sigv4`.
+pub struct SigV4 {
+    pub region: String,
+    chain:
+        tokio::sync::OnceCell<aws_config::default_provider::credentials::DefaultCredentialsChain>,
+    cached: RwLock<Option<aws_credential_types::Credentials>>,
+}
+
+impl SigV4 {
+    pub fn new(region: String) -> Self {
+        Self {
+            region,
+            chain: tokio::sync::OnceCell::new(),
+            cached: RwLock::new(None),
+        }
+    }
+
+    /// Current credentials: cached until five minutes before they expire (static
+    /// credentials never do).
+    async fn credentials(&self) -> Result<aws_credential_types::Credentials, CredentialError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let fresh = |c: &aws_credential_types::Credentials| {
+            c.expiry()
+                .is_none_or(|at| at > std::time::SystemTime::now() + REFRESH_AHEAD)
+        };
+        if let Some(c) = self.cached.read().ok().and_then(|c| c.clone()) {
+            if fresh(&c) {
+                return Ok(c);
+            }
+        }
+        let chain = self
+            .chain
+            .get_or_init(|| async {
+                // The chain's own HTTP calls (STS for web identity, ECS, IMDS) use rustls
+                // with ring, the one crypto provider every other Gatehouse client uses.
+                use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                    .build_https();
+                let config = aws_config::provider_config::ProviderConfig::default()
+                    .with_http_client(http)
+                    .with_region(Some(aws_config::Region::new(self.region.clone())));
+                aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .configure(config)
+                    .build()
+                    .await
+            })
+            .await;
+        let credentials = chain
+            .provide_credentials()
+            .await
+            .map_err(|e| CredentialError::Unreachable(format!("AWS credentials: {e}")))?;
+        if let Ok(mut slot) = self.cached.write() {
+            *slot = Some(credentials.clone());
+        }
+        Ok(credentials)
+    }
+
+    /// The headers that sign a Bedrock request (`authorization`, `x-amz-date`, and
+    /// `x-amz-security-token` for temporary credentials).
+    pub async fn sign(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, CredentialError> {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        let credentials = self.credentials().await?;
+        let identity = aws_smithy_runtime_api::client::identity::Identity::from(credentials);
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("bedrock")
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| CredentialError::Sign(e.to_string()))?
+            .into();
+        let request = SignableRequest::new(
+            "POST",
+            url,
+            headers.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| CredentialError::Sign(e.to_string()))?;
+        let (instructions, _signature) = sign(request, &params)
+            .map_err(|e| CredentialError::Sign(e.to_string()))?
+            .into_parts();
+        Ok(instructions
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect())
     }
 }

@@ -79,9 +79,11 @@ impl ProxyError {
             }
             ProxyError::UpstreamTimeout(_) => (504, ErrorKind::Timeout, "upstream_timeout"),
             ProxyError::StreamBroken(_) => (502, ErrorKind::BadGateway, "upstream_stream_broken"),
-            ProxyError::UpstreamCredentials(_) => {
-                (502, ErrorKind::BadGateway, "upstream_credentials_unavailable")
-            }
+            ProxyError::UpstreamCredentials(_) => (
+                502,
+                ErrorKind::BadGateway,
+                "upstream_credentials_unavailable",
+            ),
         }
     }
 

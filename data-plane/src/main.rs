@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use data_plane::config::ConfigClient;
-use data_plane::credentials::{ServerCredentials, TokenSource, Vertex};
+use data_plane::credentials::{ServerCredentials, SigV4, TokenSource, Vertex};
 use data_plane::proxy::Gateway;
 use data_plane::settings::{Settings, Upstreams};
 use pingora::server::configuration::ServerConf;
@@ -29,17 +29,30 @@ fn server_credentials(settings: &Settings) -> anyhow::Result<ServerCredentials> 
         }
         None => None,
     };
-    let azure = settings
-        .azure_entra()
-        .map_err(anyhow::Error::msg)?
-        .map(|(tenant, client, secret)| {
-            tracing::info!("Azure OpenAI is authenticated with Entra ID client credentials");
-            TokenSource::entra_client(&settings.azure_authority_host, &tenant, &client, secret)
-        });
+    let azure =
+        settings
+            .azure_entra()
+            .map_err(anyhow::Error::msg)?
+            .map(|(tenant, client, secret)| {
+                tracing::info!("Azure OpenAI is authenticated with Entra ID client credentials");
+                TokenSource::entra_client(&settings.azure_authority_host, &tenant, &client, secret)
+            });
+    let bedrock_sigv4 = match (&settings.bedrock_api_key, settings.bedrock_sigv4) {
+        (Some(_), true) => {
+            anyhow::bail!("set GATEHOUSE_BEDROCK_API_KEY or GATEHOUSE_BEDROCK_SIGV4, not both")
+        }
+        (None, true) => {
+            let region = settings.bedrock_region();
+            tracing::info!(%region, "Bedrock requests are signed with SigV4");
+            Some(SigV4::new(region))
+        }
+        (_, false) => None,
+    };
     Ok(ServerCredentials {
         vertex,
         azure,
         bedrock_api_key: settings.bedrock_api_key.clone(),
+        bedrock_sigv4,
     })
 }
 
@@ -62,7 +75,14 @@ fn main() -> anyhow::Result<()> {
         data_plane::telemetry::init(&trace)?;
         tracing::info!(endpoint = %trace.endpoint, protocol = ?trace.protocol, "exporting traces over OTLP");
     }
-    let upstreams = Upstreams::from_lookup(|name| std::env::var(name).ok())?;
+    let bedrock_region = settings.bedrock_region();
+    let upstreams = Upstreams::from_lookup(|name| {
+        std::env::var(name).ok().or_else(|| {
+            // Bedrock's default endpoint is regional.
+            (name == "GATEHOUSE_BEDROCK_BASE_URL")
+                .then(|| format!("https://bedrock-runtime.{bedrock_region}.amazonaws.com"))
+        })
+    })?;
     if settings
         .internal_token_secret
         .expose_secret()

@@ -38,6 +38,8 @@ pub struct Gateway {
     pub options: UpstreamOptions,
     pub server: ServerCredentials,
     dns: Cache<(String, u16), SocketAddr>,
+    /// Sends the requests whose signature covers the body (see [`Gateway::serve_signed`]).
+    signed_http: reqwest::Client,
 }
 
 impl Gateway {
@@ -52,6 +54,13 @@ impl Gateway {
             .max_capacity(10_000)
             .time_to_live(Duration::from_secs(60))
             .build();
+        let signed_http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(options.idle_timeout)
+            .timeout(options.total_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .unwrap_or_default();
         Self {
             config,
             upstreams,
@@ -59,6 +68,7 @@ impl Gateway {
             options,
             server,
             dns,
+            signed_http,
         }
     }
 }
@@ -131,6 +141,59 @@ impl RequestCtx {
         match (&self.credential, self.provider) {
             (Credential::Virtual(vk), Some(p)) => vk.provider_keys.get(&p),
             _ => None,
+        }
+    }
+
+    /// The upstream's response head arrived: count errors, note the framing, start reading
+    /// the body on the side.
+    fn response_started(&mut self, status: u16, content_type: &str) {
+        if status >= 400 {
+            let kind = if status >= 500 {
+                "status_5xx"
+            } else {
+                "status_4xx"
+            };
+            if let Some(m) = metrics() {
+                m.upstream_errors
+                    .with_label_values(&[self.provider.map(Provider::as_str).unwrap_or("-"), kind])
+                    .inc();
+            }
+        }
+        let framing = Framing::from_content_type(content_type);
+        self.framing = Some(framing);
+        if framing.is_stream() {
+            self.stream = Some(GaugeGuard::new(|m| &m.open_streams));
+        }
+        if status >= 400 || framing != Framing::Sse {
+            // Only a successful SSE stream carries the usage chunk to hide.
+            self.usage_filter = None;
+        }
+        if let (true, Some(endpoint)) = (status < 400, self.endpoint) {
+            let observer = ResponseObserver::new(endpoint, framing);
+            self.observer = Some(if self.prompt.is_some() {
+                observer.capturing(16 * 1024)
+            } else {
+                observer
+            });
+        }
+    }
+
+    /// Bytes of the upstream's response body (before any filtering) passed.
+    fn response_chunk(&mut self, bytes: Option<&Bytes>, end_of_stream: bool) {
+        if let (Some(observer), Some(bytes)) = (self.observer.as_mut(), bytes) {
+            observer.push(bytes);
+        }
+        if end_of_stream {
+            self.observed = self.observer.take().map(ResponseObserver::finish);
+        }
+        if !self.first_byte && bytes.is_some_and(|b| !b.is_empty()) {
+            self.first_byte = true;
+            let labels = self.labels();
+            if let Some(m) = metrics() {
+                m.time_to_first_token
+                    .with_label_values(&[labels.0, labels.1])
+                    .observe(self.started.elapsed().as_secs_f64());
+            }
         }
     }
 
@@ -312,9 +375,7 @@ impl Gateway {
         let vertex = self.server.vertex.as_ref().filter(|_| ctx.server_auth);
         ctx.upstream = match (base_url, vertex) {
             (Some(url), _) => Some(url),
-            (None, Some(vertex)) if route.provider == Provider::Gemini => {
-                Some(vertex.base.clone())
-            }
+            (None, Some(vertex)) if route.provider == Provider::Gemini => Some(vertex.base.clone()),
             (None, _) => self.upstreams.get(route.provider).cloned(),
         };
         Ok(())
@@ -425,6 +486,7 @@ impl ProxyHttp for Gateway {
         let admitted = self.admit(session, ctx).await;
         ctx.overhead += ctx.started.elapsed();
         match admitted {
+            Ok(()) if self.signs_body(ctx) => self.serve_signed(session, ctx).await,
             Ok(()) => Ok(false),
             Err(e) => {
                 e.respond(session, ctx.dialect).await?;
@@ -465,24 +527,11 @@ impl ProxyHttp for Gateway {
             // `GET /models`: no body to read; the model list passes through.
             return Ok(());
         }
-        let mut whole = ctx.body.split().freeze();
-        let peek = match llm::request::peek(endpoint, ctx.path_model.as_deref(), &whole) {
-            Ok(peek) => peek,
-            Err(e) => return Err(fail(ctx, ProxyError::InvalidBody(e))),
+        let whole = ctx.body.split().freeze();
+        let whole = match inspect_body(ctx, endpoint, whole) {
+            Ok(whole) => whole,
+            Err(e) => return Err(fail(ctx, e)),
         };
-        ctx.model = Some(peek.model.clone());
-        if !ctx.allows_model(&peek.model) {
-            return Err(fail(ctx, ProxyError::ModelNotAllowed(peek.model)));
-        }
-        if asks_for_hidden_usage(ctx.provider, endpoint, &peek) {
-            if let Some(rewritten) = llm::request::ask_for_usage(&whole) {
-                whole = rewritten;
-                ctx.usage_filter = Some(UsageChunkFilter::new());
-            }
-        }
-        if ctx.span.is_some() && telemetry::capture_content() {
-            ctx.prompt = prompt_text(&whole);
-        }
         ctx.overhead += body_done.elapsed();
         *body = Some(whole);
         Ok(())
@@ -620,44 +669,14 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut pingora::http::ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
-        let status = upstream_response.status.as_u16();
-        if status >= 400 {
-            let kind = if status >= 500 {
-                "status_5xx"
-            } else {
-                "status_4xx"
-            };
-            if let Some(m) = metrics() {
-                m.upstream_errors
-                    .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
-                    .inc();
-            }
-        }
-        let framing = Framing::from_content_type(
-            upstream_response
-                .headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default(),
-        );
-        ctx.framing = Some(framing);
-        if framing.is_stream() {
-            ctx.stream = Some(GaugeGuard::new(|m| &m.open_streams));
-        }
-        if status >= 400 || framing != Framing::Sse {
-            // Only a successful SSE stream carries the usage chunk to hide.
-            ctx.usage_filter = None;
-        }
+        let content_type = upstream_response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        ctx.response_started(upstream_response.status.as_u16(), content_type);
         if ctx.usage_filter.is_some() {
             upstream_response.remove_header("content-length");
-        }
-        if let (true, Some(endpoint)) = (status < 400, ctx.endpoint) {
-            let observer = ResponseObserver::new(endpoint, framing);
-            ctx.observer = Some(if ctx.prompt.is_some() {
-                observer.capturing(16 * 1024)
-            } else {
-                observer
-            });
         }
         Ok(())
     }
@@ -669,9 +688,7 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<Option<Duration>> {
-        if let (Some(observer), Some(bytes)) = (ctx.observer.as_mut(), body.as_ref()) {
-            observer.push(bytes);
-        }
+        ctx.response_chunk(body.as_ref(), end_of_stream);
         if let Some(filter) = ctx.usage_filter.as_mut() {
             let mut out = body.take().map(|b| filter.push(&b)).unwrap_or_default();
             if end_of_stream {
@@ -684,23 +701,12 @@ impl ProxyHttp for Gateway {
             }
             *body = Some(out);
         }
-        if end_of_stream {
-            ctx.observed = ctx.observer.take().map(ResponseObserver::finish);
-        } else if ctx.started.elapsed() > self.options.total_timeout {
+        if !end_of_stream && ctx.started.elapsed() > self.options.total_timeout {
             let limit = humantime::format_duration(self.options.total_timeout);
             return Err(fail(
                 ctx,
                 ProxyError::UpstreamTimeout(format!("exchange exceeded {limit}")),
             ));
-        }
-        if !ctx.first_byte && body.as_ref().is_some_and(|b| !b.is_empty()) {
-            ctx.first_byte = true;
-            let labels = ctx.labels();
-            if let Some(m) = metrics() {
-                m.time_to_first_token
-                    .with_label_values(&[labels.0, labels.1])
-                    .observe(ctx.started.elapsed().as_secs_f64());
-            }
         }
         Ok(None)
     }
@@ -715,24 +721,14 @@ impl ProxyHttp for Gateway {
         let error = match ctx.error.take() {
             Some(error) => Some(error),
             None if e.esource() == &ErrorSource::Upstream => {
-                let (error, kind) = match e.etype() {
+                let error = match e.etype() {
                     ErrorType::ReadTimedout | ErrorType::ConnectTimedout => {
-                        (ProxyError::UpstreamTimeout(e.to_string()), "timeout")
+                        ProxyError::UpstreamTimeout(e.to_string())
                     }
-                    _ if started => (ProxyError::StreamBroken(e.to_string()), "stream_broken"),
-                    _ => (
-                        ProxyError::UpstreamUnreachable(e.to_string()),
-                        "unreachable",
-                    ),
+                    _ if started => ProxyError::StreamBroken(e.to_string()),
+                    _ => ProxyError::UpstreamUnreachable(e.to_string()),
                 };
-                if let Some(m) = metrics() {
-                    m.upstream_errors
-                        .with_label_values(&[
-                            ctx.provider.map(Provider::as_str).unwrap_or("-"),
-                            kind,
-                        ])
-                        .inc();
-                }
+                count_upstream_failure(ctx, &error);
                 Some(error)
             }
             None => None,
@@ -946,6 +942,253 @@ fn record_request(
     m.request_duration
         .with_label_values(&[provider, api])
         .observe(elapsed.as_secs_f64());
+}
+
+/// Why a request sent by [`Gateway::serve_signed`] ended early.
+enum SignedFailure {
+    /// The gateway refuses or the upstream failed: reported to the client.
+    Proxy(ProxyError),
+    /// The client went away or broke the exchange: nothing more to tell it.
+    Client(Box<Error>),
+}
+
+impl From<ProxyError> for SignedFailure {
+    fn from(e: ProxyError) -> Self {
+        SignedFailure::Proxy(e)
+    }
+}
+
+impl Gateway {
+    /// Whether this request is signed over its body (Bedrock with SigV4), which pingora's
+    /// upstream path cannot do: it writes the upstream header before reading the body.
+    fn signs_body(&self, ctx: &RequestCtx) -> bool {
+        ctx.server_auth
+            && ctx.provider == Some(Provider::Bedrock)
+            && self.server.bedrock_api_key.is_none()
+            && self.server.bedrock_sigv4.is_some()
+    }
+
+    /// Serves a SigV4-signed request with the gateway's own HTTP client: reads the whole
+    /// body, checks it like any other, signs it, and streams the response back through
+    /// the same side parser. Returns `Ok(true)`: the response is written.
+    async fn serve_signed(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
+        match self.send_signed(session, ctx).await {
+            Ok(()) => Ok(true),
+            Err(SignedFailure::Client(e)) => Err(e),
+            Err(SignedFailure::Proxy(e)) if session.response_written().is_some() => {
+                // Reported in-band (and the connection cut) by `fail_to_proxy`.
+                Err(fail(ctx, e))
+            }
+            Err(SignedFailure::Proxy(e)) => {
+                count_upstream_failure(ctx, &e);
+                e.respond(session, ctx.dialect).await?;
+                ctx.error = Some(e);
+                Ok(true)
+            }
+        }
+    }
+
+    async fn send_signed(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), SignedFailure> {
+        let (Some(sigv4), Some(base), Some(endpoint)) = (
+            &self.server.bedrock_sigv4,
+            ctx.upstream.clone(),
+            ctx.endpoint,
+        ) else {
+            return Err(SignedFailure::Client(Error::explain(
+                ErrorType::InternalError,
+                "signed request without signing settings",
+            )));
+        };
+        let mut body = BytesMut::new();
+        while let Some(chunk) = session
+            .read_request_body()
+            .await
+            .map_err(SignedFailure::Client)?
+        {
+            if (body.len() + chunk.len()) as u64 > self.body_limit {
+                return Err(ProxyError::BodyTooLarge {
+                    limit: self.body_limit,
+                }
+                .into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let inspecting = Instant::now();
+        ctx.body_done = Some(inspecting);
+        let body = inspect_body(ctx, endpoint, body.freeze())?;
+
+        let scheme = if base.tls { "https" } else { "http" };
+        let query = upstream_query(session.req_header().uri.query(), None);
+        let url = format!(
+            "{scheme}://{}{}{}{query}",
+            base.authority(),
+            base.path,
+            ctx.upstream_path
+        );
+        let header = |name: &str| {
+            session
+                .req_header()
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type").unwrap_or_else(|| "application/json".into());
+        let authority = base.authority();
+        let signed = sigv4
+            .sign(
+                &url,
+                &[("host", &authority), ("content-type", &content_type)],
+                &body,
+            )
+            .await
+            .map_err(ProxyError::UpstreamCredentials)?;
+        let mut request = self
+            .signed_http
+            .post(&url)
+            .header("content-type", &content_type)
+            .header("accept-encoding", "identity")
+            .body(body);
+        // The client's other headers go along as they would through the proxy path;
+        // its credentials, its own signature and the framing do not.
+        for (name, value) in &session.req_header().headers {
+            if !NOT_FORWARDED_BY_SIGNED.contains(&name.as_str()) {
+                request = request.header(name, value);
+            }
+        }
+        for (name, value) in signed {
+            request = request.header(name, value);
+        }
+        if let Some(span) = &ctx.span {
+            for (name, value) in span.upstream_headers().0 {
+                request = request.header(name, value);
+            }
+        }
+        ctx.overhead += inspecting.elapsed();
+        let mut response = request.send().await.map_err(upstream_error)?;
+
+        let status = response.status().as_u16();
+        let mut head =
+            pingora::http::ResponseHeader::build(status, Some(4)).map_err(SignedFailure::Client)?;
+        for name in ["content-type", "x-amzn-errortype", "x-amzn-requestid"] {
+            if let Some(value) = response.headers().get(name) {
+                head.insert_header(name, value.clone())
+                    .map_err(SignedFailure::Client)?;
+            }
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        ctx.response_started(status, &content_type);
+        session
+            .write_response_header(Box::new(head), false)
+            .await
+            .map_err(SignedFailure::Client)?;
+        loop {
+            match response.chunk().await.map_err(upstream_error)? {
+                Some(bytes) => {
+                    ctx.response_chunk(Some(&bytes), false);
+                    session
+                        .write_response_body(Some(bytes), false)
+                        .await
+                        .map_err(SignedFailure::Client)?;
+                }
+                None => {
+                    ctx.response_chunk(None, true);
+                    return session
+                        .write_response_body(Some(Bytes::new()), true)
+                        .await
+                        .map_err(SignedFailure::Client);
+                }
+            }
+        }
+    }
+}
+
+/// Client headers a signed request does not pass on: credentials, the client's own
+/// signature, framing and hop-by-hop headers, and what the gateway sets itself.
+const NOT_FORWARDED_BY_SIGNED: [&str; 15] = [
+    "host",
+    "authorization",
+    "x-api-key",
+    "x-goog-api-key",
+    "api-key",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "accept-encoding",
+];
+
+/// An upstream failure of the gateway's own HTTP client, as a proxy error.
+fn upstream_error(e: reqwest::Error) -> SignedFailure {
+    let (timeout, broken) = (e.is_timeout(), e.is_body() || e.is_decode());
+    let detail = e.without_url().to_string();
+    SignedFailure::Proxy(if timeout {
+        ProxyError::UpstreamTimeout(detail)
+    } else if broken {
+        ProxyError::StreamBroken(detail)
+    } else {
+        ProxyError::UpstreamUnreachable(detail)
+    })
+}
+
+/// Counts an upstream failure (unreachable, timed out, broken) by provider and kind.
+fn count_upstream_failure(ctx: &RequestCtx, error: &ProxyError) {
+    let kind = match error {
+        ProxyError::UpstreamTimeout(_) => "timeout",
+        ProxyError::UpstreamUnreachable(_) => "unreachable",
+        ProxyError::StreamBroken(_) => "stream_broken",
+        _ => return,
+    };
+    if let Some(m) = metrics() {
+        m.upstream_errors
+            .with_label_values(&[ctx.provider.map(Provider::as_str).unwrap_or("-"), kind])
+            .inc();
+    }
+}
+
+/// Reads what the gateway needs from a whole request body and checks it: the model
+/// (allowed for this profile and key?), streaming; returns the body to send upstream
+/// (with stream usage asked for where the client did not).
+fn inspect_body(
+    ctx: &mut RequestCtx,
+    endpoint: Endpoint,
+    whole: Bytes,
+) -> Result<Bytes, ProxyError> {
+    let peek = llm::request::peek(endpoint, ctx.path_model.as_deref(), &whole)
+        .map_err(ProxyError::InvalidBody)?;
+    ctx.model = Some(peek.model.clone());
+    if !ctx.allows_model(&peek.model) {
+        return Err(ProxyError::ModelNotAllowed(peek.model));
+    }
+    let mut whole = whole;
+    if asks_for_hidden_usage(ctx.provider, endpoint, &peek) {
+        if let Some(rewritten) = llm::request::ask_for_usage(&whole) {
+            whole = rewritten;
+            ctx.usage_filter = Some(UsageChunkFilter::new());
+        }
+    }
+    if ctx.span.is_some() && telemetry::capture_content() {
+        ctx.prompt = prompt_text(&whole);
+    }
+    Ok(whole)
 }
 
 /// Whether to ask an OpenAI-compatible upstream for stream usage the client did not ask

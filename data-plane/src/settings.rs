@@ -74,7 +74,11 @@ pub struct Settings {
 
     /// Serve Gemini through Vertex AI with the gateway's own service account instead of
     /// API keys.
-    #[arg(long, env = "GATEHOUSE_GEMINI_VERTEX_AI_ENABLED", default_value_t = false)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_GEMINI_VERTEX_AI_ENABLED",
+        default_value_t = false
+    )]
     pub gemini_vertex_ai_enabled: bool,
 
     /// Google Cloud project for Vertex AI.
@@ -82,7 +86,11 @@ pub struct Settings {
     pub gemini_vertex_ai_project: Option<String>,
 
     /// Vertex AI location (`us-central1`, `europe-west4`, `global`).
-    #[arg(long, env = "GATEHOUSE_GEMINI_VERTEX_AI_LOCATION", default_value = "us-central1")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_GEMINI_VERTEX_AI_LOCATION",
+        default_value = "us-central1"
+    )]
     pub gemini_vertex_ai_location: String,
 
     /// Service-account key file (JSON) for Vertex AI; defaults to
@@ -119,6 +127,18 @@ pub struct Settings {
     /// brings no provider key of its own.
     #[arg(long, env = "GATEHOUSE_BEDROCK_API_KEY", hide_env_values = true)]
     pub bedrock_api_key: Option<SecretString>,
+
+    /// Sign Bedrock requests with AWS SigV4, with credentials from the standard chain
+    /// (`AWS_ACCESS_KEY_ID`/…, shared config, web identity / IRSA, ECS, IMDS), when a
+    /// request brings no provider key of its own.
+    #[arg(long, env = "GATEHOUSE_BEDROCK_SIGV4", default_value_t = false)]
+    pub bedrock_sigv4: bool,
+
+    /// Bedrock region (signing, and the default endpoint
+    /// `https://bedrock-runtime.{region}.amazonaws.com`); defaults to `AWS_REGION`, then
+    /// `us-east-1`.
+    #[arg(long, env = "GATEHOUSE_BEDROCK_REGION")]
+    pub bedrock_region: Option<String>,
 
     /// OpenRouter attribution: `HTTP-Referer` sent when the client sends none.
     #[arg(long, env = "GATEHOUSE_OPENROUTER_REFERER")]
@@ -279,6 +299,14 @@ impl Settings {
             credentials_file,
             base_url,
         }))
+    }
+
+    /// The Bedrock region: `GATEHOUSE_BEDROCK_REGION`, else `AWS_REGION`, else us-east-1.
+    pub fn bedrock_region(&self) -> String {
+        self.bedrock_region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".to_owned())
     }
 
     /// Entra ID client credentials for Azure, when all three parts are set.

@@ -26,6 +26,8 @@ METRICS_SECRET = "e2e-metrics-secret-" + uuid.uuid4().hex
 CACHE_TTL_SECS = 1
 BODY_LIMIT = 256 * 1024
 UPSTREAM_IDLE_TIMEOUT_SECS = 2
+# The mock checks SigV4 signatures made with this secret (see test_server_credentials).
+MOCK_AWS_SECRET = "mock-aws-secret-" + uuid.uuid4().hex
 PROVIDERS = [
     "openai", "anthropic", "gemini", "azure", "bedrock", "cohere", "groq", "mistral", "xai",
     "openrouter", "cerebras", "vllm", "ollama", "zhipuai", "perplexity", "minimax", "deepseek",
@@ -113,7 +115,7 @@ class Stack:
         self.spawn(
             "mock",
             [str(BIN_DIR / "mock-provider"), "--addr", f"127.0.0.1:{self.mock_port}", "--chunks", "20"],
-            {},
+            {"MOCK_AWS_SECRET_ACCESS_KEY": MOCK_AWS_SECRET},
             f"{self.mock_url}/healthz",
         )
         self.cp_env = {

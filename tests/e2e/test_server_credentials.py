@@ -7,6 +7,7 @@ import json
 import uuid
 
 import boto3
+import botocore.exceptions
 import botocore.config
 import openai
 import pytest
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google import genai
 from google.genai import types as genai_types
 
-from conftest import BIN_DIR, free_port
+from conftest import BIN_DIR, MOCK_AWS_SECRET, free_port
 
 PROMPT = "say hello to the gateway"
 
@@ -107,3 +108,78 @@ def test_providers_without_server_credentials_still_need_a_key(stack, worker):
     with pytest.raises(openai.PermissionDeniedError) as err:
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": PROMPT}])
     assert err.value.body["code"] == "provider_not_allowed"
+
+
+def sigv4_worker(stack, secret):
+    """A worker that signs Bedrock requests with SigV4, its credentials from the
+    environment (the first link of the standard chain)."""
+    port = free_port()
+    env = {
+        **stack.data_plane_env(port, stack.api_url),
+        "GATEHOUSE_BEDROCK_SIGV4": "true",
+        "GATEHOUSE_BEDROCK_REGION": "eu-central-1",
+        "AWS_ACCESS_KEY_ID": "AKIDGATEHOUSETEST",
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    stack.spawn(f"data-plane-sigv4-{port}", [str(BIN_DIR / "gatehouse-data-plane")], env,
+                f"http://127.0.0.1:{port}/readyz")
+    return f"http://127.0.0.1:{port}"
+
+
+def bedrock_client(url, profile, vk):
+    return boto3.client(
+        "bedrock-runtime", region_name="eu-central-1", endpoint_url=f"{url}/v1/bedrock/{profile}",
+        aws_access_key_id=vk, aws_secret_access_key="unused",
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+
+
+MESSAGES = [{"role": "user", "content": [{"text": PROMPT}]}]
+
+
+def test_bedrock_sigv4_from_the_credential_chain(stack, worker):
+    """The mock verifies the signature with the secret the worker's environment holds:
+    a valid SigV4 signature over the body the gateway sent."""
+    url = sigv4_worker(stack, MOCK_AWS_SECRET)
+    client = bedrock_client(url, worker["profile"], worker["vk"])
+    model = "anthropic.claude-3-haiku-20240307-v1:0"
+    res = client.converse(modelId=model, messages=MESSAGES)
+    assert res["output"]["message"]["content"][0]["text"].startswith("Hello")
+    seen = last(stack, "/model/")
+    assert seen["path"] == f"/model/{model}/converse"
+    assert seen["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDGATEHOUSETEST/")
+    assert "/eu-central-1/bedrock/aws4_request" in seen["authorization"]
+    assert not any(worker["vk"] in v for v in seen["headers"].values())
+    text = "".join(
+        e["contentBlockDelta"]["delta"]["text"]
+        for e in client.converse_stream(modelId=model, messages=MESSAGES)["stream"]
+        if "contentBlockDelta" in e
+    )
+    assert text.startswith("Hello from the Gatehouse")
+
+
+def test_bedrock_sigv4_stream_cut_midway_raises(stack, worker):
+    url = sigv4_worker(stack, MOCK_AWS_SECRET)
+    client = bedrock_client(url, worker["profile"], worker["vk"])
+
+    def knobs(request, **_):
+        request.headers["x-mock-fail-after"] = "4"
+        request.headers["x-mock-chunk-delay-ms"] = "20"
+
+    client.meta.events.register_first("before-sign.bedrock-runtime.*", knobs)
+    texts = []
+    with pytest.raises(botocore.exceptions.EventStreamError):
+        for e in client.converse_stream(modelId="m", messages=MESSAGES)["stream"]:
+            if "contentBlockDelta" in e:
+                texts.append(e["contentBlockDelta"]["delta"]["text"])
+    assert texts, "the stream broke midway"
+
+
+def test_a_wrong_aws_secret_is_refused_by_the_upstream(stack, worker):
+    url = sigv4_worker(stack, "not-the-secret")
+    client = bedrock_client(url, worker["profile"], worker["vk"])
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        client.converse(modelId="m", messages=MESSAGES)
+    assert err.value.response["Error"]["Code"] == "InvalidSignatureException"

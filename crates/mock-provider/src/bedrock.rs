@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use llm::eventstream;
 use serde_json::{json, Value};
@@ -80,12 +80,29 @@ const CONVERSE: Api = Api {
 
 async fn call(
     state: Arc<MockState>,
+    uri: Uri,
     model: String,
     query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
     streams: bool,
 ) -> Response {
+    let signed = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 "));
+    if let (true, Some(secret)) = (signed, &state.config.aws_secret_access_key) {
+        // The path exactly as sent: the model id stays percent-encoded.
+        let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        if let Err(message) = crate::sigv4::verify(secret, &headers, path_and_query, &body) {
+            let mut response = error(StatusCode::FORBIDDEN, &message);
+            response.headers_mut().insert(
+                "x-amzn-errortype",
+                HeaderValue::from_static("InvalidSignatureException"),
+            );
+            return response;
+        }
+    }
     let (suffix, api) = if streams {
         let api = Api {
             schema: |s| &s.bedrock_converse_stream,
@@ -110,20 +127,22 @@ async fn call(
 pub async fn converse(
     State(state): State<Arc<MockState>>,
     Path(model): Path<String>,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    call(state, model, query, headers, body, false).await
+    call(state, uri, model, query, headers, body, false).await
 }
 
 /// `POST /model/{modelId}/converse-stream`.
 pub async fn converse_stream(
     State(state): State<Arc<MockState>>,
     Path(model): Path<String>,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    call(state, model, query, headers, body, true).await
+    call(state, uri, model, query, headers, body, true).await
 }

@@ -96,7 +96,16 @@ pub async fn models_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    generate(state, format!("/v1beta/models/{call}"), call, query, headers, body, GENERATE).await
+    generate(
+        state,
+        format!("/v1beta/models/{call}"),
+        call,
+        query,
+        headers,
+        body,
+        GENERATE,
+    )
+    .await
 }
 
 /// Vertex AI accepts only OAuth access tokens (ones the mock's token endpoint issued).
@@ -118,7 +127,8 @@ pub async fn vertex_call(
             "Request had invalid authentication credentials. Expected OAuth 2 access token.",
         );
     }
-    let path = format!("/v1/projects/{project}/locations/{location}/publishers/google/models/{call}");
+    let path =
+        format!("/v1/projects/{project}/locations/{location}/publishers/google/models/{call}");
     // The token was checked above; the common checks then only need it present.
     let api = Api {
         authorized: |headers, _| crate::bearer(headers).is_some(),

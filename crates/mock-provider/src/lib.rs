@@ -29,6 +29,7 @@ pub mod gemini;
 pub mod openai;
 mod record;
 pub mod reply;
+pub mod sigv4;
 pub mod spec;
 pub mod tokens;
 
@@ -53,6 +54,8 @@ pub struct MockConfig {
     pub chunks: usize,
     pub chunk_delay: Duration,
     pub latency: Duration,
+    /// With this secret key, SigV4-signed Bedrock requests must carry a valid signature.
+    pub aws_secret_access_key: Option<String>,
 }
 
 impl Default for MockConfig {
@@ -61,6 +64,7 @@ impl Default for MockConfig {
             chunks: 12,
             chunk_delay: Duration::ZERO,
             latency: Duration::ZERO,
+            aws_secret_access_key: None,
         }
     }
 }

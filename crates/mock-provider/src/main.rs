@@ -23,6 +23,9 @@ struct Args {
     /// Milliseconds before a response starts.
     #[arg(long, env = "MOCK_PROVIDER_LATENCY_MS", default_value_t = 0)]
     latency_ms: u64,
+    /// Verify SigV4 signatures on Bedrock requests with this secret access key.
+    #[arg(long, env = "MOCK_AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    aws_secret_access_key: Option<String>,
 }
 
 #[tokio::main]
@@ -34,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
             chunks: args.chunks,
             chunk_delay: Duration::from_millis(args.chunk_delay_ms),
             latency: Duration::from_millis(args.latency_ms),
+            aws_secret_access_key: args.aws_secret_access_key,
         },
         schemas: Schemas::load()?,
         recorder: Recorder::default(),

@@ -68,8 +68,16 @@ pub async fn google(
     let complete = ["iss", "aud", "scope", "iat", "exp"]
         .iter()
         .all(|k| !claims[*k].is_null());
-    if !complete || !claims["scope"].as_str().unwrap_or_default().contains("cloud-platform") {
-        return oauth_error("invalid_grant", "the assertion lacks iss, aud, scope or times");
+    if !complete
+        || !claims["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cloud-platform")
+    {
+        return oauth_error(
+            "invalid_grant",
+            "the assertion lacks iss, aud, scope or times",
+        );
     }
     let token = state.issued.issue("ya29.");
     Json(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})).into_response()
@@ -92,7 +100,9 @@ pub async fn entra(
         return oauth_error("invalid_scope", "expected the Cognitive Services scope");
     }
     let token = state.issued.issue("eyJ0.");
-    Json(json!({"access_token": token, "expires_in": 3599, "ext_expires_in": 3599,
-                "token_type": "Bearer"}))
+    Json(
+        json!({"access_token": token, "expires_in": 3599, "ext_expires_in": 3599,
+                "token_type": "Bearer"}),
+    )
     .into_response()
 }
