@@ -349,6 +349,11 @@ impl Gateway {
             .await
             .map_err(ProxyError::ConfigUnavailable)?
             .ok_or_else(unknown_profile)?;
+        if let (Provider::Bedrock, Some(model)) = (route.provider, &route.path_model) {
+            if !self.options.bedrock_models.allows(model) {
+                return Err(ProxyError::ModelNotAllowed(model.clone()));
+            }
+        }
         if profile.require_virtual_key && virtual_key.is_none() {
             return Err(ProxyError::VirtualKeyRequired);
         }

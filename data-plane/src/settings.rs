@@ -140,6 +140,25 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_BEDROCK_REGION")]
     pub bedrock_region: Option<String>,
 
+    /// Bedrock model providers served (`anthropic,amazon,meta`); empty: all.
+    #[arg(
+        long,
+        env = "GATEHOUSE_BEDROCK_ALLOWED_PROVIDERS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub bedrock_allowed_providers: Vec<String>,
+
+    /// Geographies of cross-region inference profiles served (`us,eu,apac,global`);
+    /// empty: all. Plain model ids are not affected.
+    #[arg(
+        long,
+        env = "GATEHOUSE_BEDROCK_ALLOWED_INFERENCE_REGIONS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub bedrock_allowed_inference_regions: Vec<String>,
+
     /// OpenRouter attribution: `HTTP-Referer` sent when the client sends none.
     #[arg(long, env = "GATEHOUSE_OPENROUTER_REFERER")]
     pub openrouter_referer: Option<String>,
@@ -254,6 +273,10 @@ impl Settings {
             azure_api_version: self.azure_api_version.clone(),
             openrouter_referer: self.openrouter_referer.clone(),
             openrouter_title: Some(self.openrouter_title.clone()).filter(|t| !t.is_empty()),
+            bedrock_models: llm::bedrock::ModelFilter {
+                providers: clean_list(&self.bedrock_allowed_providers),
+                inference_regions: clean_list(&self.bedrock_allowed_inference_regions),
+            },
         }
     }
 }
@@ -333,6 +356,17 @@ pub struct UpstreamOptions {
     pub azure_api_version: String,
     pub openrouter_referer: Option<String>,
     pub openrouter_title: Option<String>,
+    /// The Bedrock models served.
+    pub bedrock_models: llm::bedrock::ModelFilter,
+}
+
+/// A comma-separated list without blanks.
+fn clean_list(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 impl Default for UpstreamOptions {
@@ -343,6 +377,7 @@ impl Default for UpstreamOptions {
             azure_api_version: "2024-10-21".into(),
             openrouter_referer: None,
             openrouter_title: Some("Gatehouse".into()),
+            bedrock_models: llm::bedrock::ModelFilter::default(),
         }
     }
 }

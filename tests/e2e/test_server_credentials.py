@@ -47,6 +47,8 @@ def worker(stack, tmp_path_factory):
         "GATEHOUSE_AZURE_CLIENT_SECRET": "entra-secret-" + uuid.uuid4().hex,
         "GATEHOUSE_AZURE_AUTHORITY_HOST": stack.mock_url,
         "GATEHOUSE_BEDROCK_API_KEY": "server-bedrock-key",
+        "GATEHOUSE_BEDROCK_ALLOWED_PROVIDERS": "anthropic,amazon",
+        "GATEHOUSE_BEDROCK_ALLOWED_INFERENCE_REGIONS": "eu,global",
     }
     stack.spawn("data-plane-server-credentials", [str(BIN_DIR / "gatehouse-data-plane")], env,
                 f"http://127.0.0.1:{port}/readyz")
@@ -100,6 +102,23 @@ def test_bedrock_uses_the_server_api_key(stack, worker):
     seen = last(stack, "/model/")
     assert seen["authorization"] == "Bearer server-bedrock-key"
     assert not any(worker["vk"] in v for v in seen["headers"].values())
+
+
+def test_bedrock_models_are_filtered_by_provider_and_inference_region(stack, worker):
+    client = boto3.client(
+        "bedrock-runtime", region_name="us-east-1", endpoint_url=f"{worker['url']}/v1/bedrock/{worker['profile']}",
+        aws_access_key_id=worker["vk"], aws_secret_access_key="unused",
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+    messages = [{"role": "user", "content": [{"text": PROMPT}]}]
+    for allowed in ("anthropic.claude-3-haiku-20240307-v1:0", "eu.anthropic.claude-3-haiku-20240307-v1:0",
+                    "global.amazon.nova-2-lite-v1:0"):
+        client.converse(modelId=allowed, messages=messages)
+    for refused in ("us.anthropic.claude-3-haiku-20240307-v1:0", "meta.llama3-8b-instruct-v1:0"):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            client.converse(modelId=refused, messages=messages)
+        assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert "not allowed" in err.value.response["Error"]["Message"]
 
 
 def test_providers_without_server_credentials_still_need_a_key(stack, worker):

@@ -6,6 +6,69 @@ use serde::Deserialize;
 
 use crate::usage::{Observed, Usage};
 
+/// What a Bedrock model id names: the model's provider (`anthropic`, `amazon`, `meta`, …)
+/// and, for a cross-region inference profile (`us.anthropic.…`), its geography prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelId<'a> {
+    pub provider: &'a str,
+    pub inference_region: Option<&'a str>,
+}
+
+/// Geography prefixes of cross-region inference profiles.
+const INFERENCE_REGIONS: [&str; 8] = ["us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"];
+
+/// Reads a model id, an inference-profile id or either's ARN
+/// (`arn:aws:bedrock:…:foundation-model/anthropic.…`, `…:inference-profile/eu.anthropic.…`).
+pub fn model_id(id: &str) -> ModelId<'_> {
+    let id = match id.strip_prefix("arn:") {
+        Some(arn) => arn.rsplit_once('/').map(|(_, r)| r).unwrap_or(arn),
+        None => id,
+    };
+    let mut parts = id.splitn(3, '.');
+    let first = parts.next().unwrap_or_default();
+    match parts.next() {
+        Some(second) if INFERENCE_REGIONS.contains(&first) => ModelId {
+            provider: second,
+            inference_region: Some(first),
+        },
+        _ => ModelId {
+            provider: first,
+            inference_region: None,
+        },
+    }
+}
+
+/// Which Bedrock models the gateway serves: by provider, and by inference-profile
+/// geography. Empty lists allow everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelFilter {
+    pub providers: Vec<String>,
+    pub inference_regions: Vec<String>,
+}
+
+impl ModelFilter {
+    /// Whether `id` passes; a plain model id (no geography prefix) passes any region list.
+    pub fn allows(&self, id: &str) -> bool {
+        let model = model_id(id);
+        let provider_ok = self.providers.is_empty()
+            || self
+                .providers
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(model.provider));
+        let region_ok = match model.inference_region {
+            None => true,
+            Some(region) => {
+                self.inference_regions.is_empty()
+                    || self
+                        .inference_regions
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(region))
+            }
+        };
+        provider_ok && region_ok
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ConverseWire {
@@ -130,6 +193,41 @@ pub(crate) fn absorb_event(observed: &mut Observed, event_type: &str, payload: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_ids_profiles_and_arns() {
+        assert_eq!(
+            model_id("anthropic.claude-3-haiku-20240307-v1:0"),
+            ModelId {
+                provider: "anthropic",
+                inference_region: None
+            }
+        );
+        assert_eq!(
+            model_id("eu.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            ModelId {
+                provider: "anthropic",
+                inference_region: Some("eu")
+            }
+        );
+        assert_eq!(
+            model_id("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.meta.llama3-2-1b-instruct-v1:0"),
+            ModelId { provider: "meta", inference_region: Some("us") }
+        );
+        assert_eq!(
+            model_id("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0").provider,
+            "amazon"
+        );
+        let filter = ModelFilter {
+            providers: vec!["anthropic".into(), "amazon".into()],
+            inference_regions: vec!["eu".into()],
+        };
+        assert!(filter.allows("anthropic.claude-3-haiku-20240307-v1:0"));
+        assert!(filter.allows("eu.anthropic.claude-3-haiku-20240307-v1:0"));
+        assert!(!filter.allows("us.anthropic.claude-3-haiku-20240307-v1:0"));
+        assert!(!filter.allows("meta.llama3-8b-instruct-v1:0"));
+        assert!(ModelFilter::default().allows("anything.at-all"));
+    }
 
     #[test]
     fn a_whole_reply() {
