@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod credentials;
+pub mod drain;
 pub mod error;
 pub mod metrics;
 pub mod proxy;

@@ -109,14 +109,17 @@ fn main() -> anyhow::Result<()> {
         .proxy_threads
         .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
         .unwrap_or(1);
+    // On SIGTERM pingora closes the listeners and sleeps out grace_period_seconds while
+    // requests finish; the drain service below ends the process as soon as none is left.
     let conf = ServerConf {
         threads,
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(settings.shutdown_grace_secs),
+        grace_period_seconds: Some(settings.shutdown_grace_secs + 1),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
+    let drain = gateway.drain.clone();
     let mut service = pingora::proxy::http_proxy_service(&server.configuration, gateway);
     service.add_tcp(&settings.proxy_addr.to_string());
     server.add_service(service);
@@ -131,6 +134,13 @@ fn main() -> anyhow::Result<()> {
         ));
     }
     server.add_service(background_service("config sync", ConfigSync(config)));
+    server.add_service(background_service(
+        "drain",
+        DrainOnShutdown {
+            drain,
+            grace: std::time::Duration::from_secs(settings.shutdown_grace_secs),
+        },
+    ));
     tracing::info!(addr = %settings.proxy_addr, threads, "data plane listening");
     server.run_forever()
 }
@@ -145,10 +155,37 @@ impl BackgroundService for ConfigSync {
             () = self.0.clone().sync() => {}
             _ = shutdown.changed() => {}
         }
-        // Shutting down: export the spans still queued.
+    }
+}
+
+/// On shutdown: waits for the requests in flight (up to the grace period), exports the
+/// spans still queued, and exits.
+struct DrainOnShutdown {
+    drain: Arc<data_plane::drain::Drain>,
+    grace: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for DrainOnShutdown {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+        tracing::info!(in_flight = self.drain.in_flight(), "SIGTERM: draining");
+        let left = self.drain.drain(self.grace).await;
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "grace period over; cutting the requests still running"
+            );
+        } else {
+            tracing::info!("drained; exiting");
+        }
         tokio::task::spawn_blocking(data_plane::telemetry::shutdown)
             .await
             .ok();
+        // Pingora would sleep out its whole grace period; nothing is left to wait for.
+        std::process::exit(0);
     }
 }
 

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::config::ConfigClient;
 use crate::credentials::ServerCredentials;
+use crate::drain::{Drain, InFlight};
 use crate::error::{write_json, ProxyError};
 use crate::metrics::{metrics, GaugeGuard, Metrics};
 use crate::settings::{UpstreamOptions, Upstreams};
@@ -37,6 +38,8 @@ pub struct Gateway {
     pub body_limit: u64,
     pub options: UpstreamOptions,
     pub server: ServerCredentials,
+    /// Requests in flight and the draining flag (SIGTERM).
+    pub drain: Arc<Drain>,
     dns: Cache<(String, u16), SocketAddr>,
     /// Sends the requests whose signature covers the body (see [`Gateway::serve_signed`]).
     signed_http: reqwest::Client,
@@ -67,6 +70,7 @@ impl Gateway {
             body_limit,
             options,
             server,
+            drain: Drain::new(),
             dns,
             signed_http,
         }
@@ -101,6 +105,8 @@ pub struct RequestCtx {
     /// The request's messages, kept only when content capture is on.
     prompt: Option<String>,
     _in_flight: GaugeGuard,
+    /// Counted for draining, whatever the metrics settings.
+    _draining: InFlight,
     stream: Option<GaugeGuard>,
     provider: Option<Provider>,
     endpoint: Option<Endpoint>,
@@ -440,6 +446,7 @@ impl ProxyHttp for Gateway {
             span: None,
             prompt: None,
             _in_flight: GaugeGuard::new(|m| &m.in_flight),
+            _draining: self.drain.enter(),
             stream: None,
             provider: None,
             endpoint: None,
@@ -471,8 +478,11 @@ impl ProxyHttp for Gateway {
         }
         if path == "/readyz" {
             let status = self.config.status();
-            let code = if status.ready { 200 } else { 503 };
-            let body = serde_json::to_vec(&status).unwrap_or_default();
+            let draining = self.drain.is_draining();
+            let code = if status.ready && !draining { 200 } else { 503 };
+            let mut body = serde_json::to_value(&status).unwrap_or_default();
+            body["draining"] = draining.into();
+            let body = serde_json::to_vec(&body).unwrap_or_default();
             write_json(session, code, Bytes::from(body)).await?;
             return Ok(true);
         }

@@ -98,7 +98,7 @@ def test_the_dashboard_only_uses_metrics_the_planes_export(stack):
 
     from conftest import ROOT
 
-    dashboard = json.loads((ROOT / "helm" / "dashboards" / "gatehouse-overview.json").read_text())
+    dashboard = json.loads((ROOT / "helm" / "gatehouse" / "dashboards" / "gatehouse-overview.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     # Labelled series exist once they have a sample: make an upstream error happen.
     profile = stack.create("/profiles", {"name": "dashboard-" + uuid.uuid4().hex[:8]})
