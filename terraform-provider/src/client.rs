@@ -21,10 +21,27 @@ impl ApiError {
     pub fn report(&self, diags: &mut Diagnostics, action: &str) {
         let (summary, detail) = match self {
             ApiError::Transport(e) => (format!("{action}: Gatehouse API unreachable"), e.clone()),
-            ApiError::Status { status, detail } => (
-                format!("{action}: Gatehouse API answered {status}"),
-                detail.clone(),
-            ),
+            ApiError::Status { status, detail } => match status.as_u16() {
+                412 => (
+                    format!("{action}: changed outside Terraform"),
+                    format!(
+                        "The object was modified after Terraform last read it ({detail}). \
+                         Run `terraform plan` again to see the change, then apply."
+                    ),
+                ),
+                403 => (
+                    format!("{action}: permission denied"),
+                    format!(
+                        "The API key the provider uses may not do this: its role or team \
+                         scope does not allow it ({detail})."
+                    ),
+                ),
+                409 => (format!("{action}: conflict"), detail.clone()),
+                _ => (
+                    format!("{action}: Gatehouse API answered {status}"),
+                    detail.clone(),
+                ),
+            },
             ApiError::Decode(e) => (
                 format!("{action}: unexpected answer from Gatehouse API"),
                 e.clone(),
@@ -75,10 +92,25 @@ impl Api {
         path: &str,
         body: Option<&(impl Serialize + Sync)>,
     ) -> Result<Option<T>, ApiError> {
+        self.call_if_match(method, path, body, None).await
+    }
+
+    /// Sends a request with `If-Match: "<version>"` when a version is given, so an object
+    /// changed since it was read is refused (412) rather than overwritten.
+    pub async fn call_if_match<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + Sync)>,
+        version: Option<i64>,
+    ) -> Result<Option<T>, ApiError> {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base_url))
             .bearer_auth(&self.api_key);
+        if let Some(version) = version {
+            request = request.header("if-match", format!("\"{version}\""));
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

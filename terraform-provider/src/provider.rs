@@ -13,6 +13,7 @@ use tf_provider::value::{ValueEmpty, ValueString};
 use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
 use crate::client::Api;
+use crate::resources::{limit::LimitObject, model_price::ModelPriceObject, team::TeamObject};
 use crate::resources::{profile::ProfileObject, provider_key::ProviderKeyObject};
 use crate::resources::{virtual_key::VirtualKeyObject, RestResource};
 
@@ -133,6 +134,18 @@ impl Provider for GatehouseProvider {
         resources.insert(
             "virtual_key".into(),
             Box::new(RestResource::<VirtualKeyObject>::new(self.api.clone())),
+        );
+        resources.insert(
+            "team".into(),
+            Box::new(RestResource::<TeamObject>::new(self.api.clone())),
+        );
+        resources.insert(
+            "limit".into(),
+            Box::new(RestResource::<LimitObject>::new(self.api.clone())),
+        );
+        resources.insert(
+            "model_price".into(),
+            Box::new(RestResource::<ModelPriceObject>::new(self.api.clone())),
         );
         Some(resources)
     }

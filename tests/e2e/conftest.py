@@ -261,9 +261,9 @@ def terraform_factory(stack, tmp_path):
         '  direct {\n    exclude = ["registry.terraform.io/gatehouse/gatehouse"]\n  }\n}\n'
     )
 
-    def make(example: str, variables: dict[str, str]) -> Terraform:
+    def make(example: str, variables: dict[str, str], source: Path | None = None) -> Terraform:
         workdir = tmp_path / example
-        shutil.copytree(ROOT / "terraform-examples" / example, workdir)
+        shutil.copytree(source or ROOT / "terraform-examples" / example, workdir)
         env = {
             "TF_CLI_CONFIG_FILE": str(cli_config),
             "TF_IN_AUTOMATION": "1",
@@ -275,7 +275,24 @@ def terraform_factory(stack, tmp_path):
         }
         return Terraform(workdir, env)
 
+    def inline(name: str, main_tf: str) -> Terraform:
+        """A working directory holding `main_tf` (a required_providers block is added)."""
+        source = tmp_path / "sources" / name
+        source.mkdir(parents=True)
+        (source / "main.tf").write_text(TERRAFORM_HEADER + main_tf)
+        return make(name, {}, source)
+
+    make.inline = inline
     return make
+
+
+TERRAFORM_HEADER = """terraform {
+  required_providers {
+    gatehouse = { source = "gatehouse/gatehouse" }
+  }
+}
+provider "gatehouse" {}
+"""
 
 
 # Metrics helpers ------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 //! (`profile`, `provider_key`, `virtual_key`) says only what differs: its schema, its
 //! request body, and how an API answer maps onto Terraform state.
 
+pub mod limit;
+pub mod model_price;
 pub mod profile;
 pub mod provider_key;
+pub mod team;
 pub mod virtual_key;
 
 use std::marker::PhantomData;
@@ -37,10 +40,22 @@ pub trait RestObject: Send + Sync + 'static {
     /// Plan-time checks of known values.
     fn validate(diags: &mut Diagnostics, config: &Self::State<'_>);
     fn id(state: &Self::State<'_>) -> Option<String>;
+    /// The version last read (`ETag`), sent as `If-Match` on update; `None` when the
+    /// object does not track one in state.
+    fn version(_state: &Self::State<'_>) -> Option<i64> {
+        None
+    }
     /// The state `terraform import` starts from: only the id is known.
     fn imported<'a>(id: String) -> Self::State<'a>;
     /// Marks what the apply will compute as unknown; `prior` is `None` on create.
-    fn plan(planned: &mut Self::State<'_>, prior: Option<&Self::State<'_>>);
+    fn plan<'a>(planned: &mut Self::State<'a>, prior: Option<&Self::State<'a>>);
+    /// Attributes whose change the API cannot apply in place (the object is replaced).
+    fn requires_replace(
+        _prior: &Self::State<'_>,
+        _planned: &Self::State<'_>,
+    ) -> Vec<AttributePath> {
+        Vec::new()
+    }
     fn body(state: &Self::State<'_>) -> Self::Body;
     /// State from an API answer; `prior` supplies what the API never returns (secrets).
     fn from_model<'a>(model: Self::Model, prior: &Self::State<'a>) -> Self::State<'a>;
@@ -97,6 +112,73 @@ pub fn id_attribute() -> (String, Attribute) {
             "Identifier assigned by Gatehouse.",
         ),
     )
+}
+
+/// The computed `version` attribute of objects that track one (optimistic concurrency:
+/// an update is refused if the object changed since Terraform read it).
+pub fn version_attribute() -> (String, Attribute) {
+    (
+        "version".to_owned(),
+        attribute(
+            AttributeType::Number,
+            AttributeConstraint::Computed,
+            false,
+            "The object's version; every change increments it.",
+        ),
+    )
+}
+
+/// Plans a versioned object: `id` and `version` are unknown on create, and `version` is
+/// unknown on an update that changes anything (a no-op plan stays clean).
+pub fn plan_versioned<S: PartialEq>(
+    planned: &mut S,
+    prior: Option<&S>,
+    unknown_id: fn(&mut S),
+    unknown_version: fn(&mut S),
+) {
+    match prior {
+        None => {
+            unknown_id(planned);
+            unknown_version(planned);
+        }
+        Some(prior) if prior != planned => unknown_version(planned),
+        Some(_) => {}
+    }
+}
+
+/// Checks a known value against the API's enumeration.
+pub fn validate_one_of(
+    diags: &mut Diagnostics,
+    value: &tf_provider::value::ValueString<'_>,
+    name: &'static str,
+    allowed: &[&str],
+) {
+    if let tf_provider::value::Value::Value(v) = value {
+        if !allowed.contains(&v.as_ref()) {
+            diags.error(
+                format!("Invalid {name}"),
+                format!("`{v}` is not one of: {}", allowed.join(", ")),
+                AttributePath::new(name),
+            );
+        }
+    }
+}
+
+/// Checks that a known value is a UUID (an object id).
+pub fn validate_uuid(
+    diags: &mut Diagnostics,
+    value: &tf_provider::value::ValueString<'_>,
+    name: &'static str,
+) {
+    if let tf_provider::value::Value::Value(v) = value {
+        if uuid::Uuid::parse_str(v).is_err() {
+            diags.error(
+                format!("Invalid {name}"),
+                format!("`{v}` is not an id (a UUID)"),
+                AttributePath::new(name),
+            );
+        }
+    }
 }
 
 /// The object a call must return; a 404 or an error becomes a diagnostic.
@@ -189,7 +271,8 @@ impl<O: RestObject> Resource for RestResource<O> {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut planned = proposed_state;
         O::plan(&mut planned, Some(&prior_state));
-        Some((planned, prior_private_state, Vec::new()))
+        let replace = O::requires_replace(&prior_state, &planned);
+        Some((planned, prior_private_state, replace))
     }
 
     async fn plan_destroy<'a>(
@@ -233,7 +316,12 @@ impl<O: RestObject> Resource for RestResource<O> {
         let id = O::id(&prior_state)?;
         let body = O::body(&planned_state);
         let result = api
-            .call::<O::Model>(Method::PUT, &item_path::<O>(&id), Some(&body))
+            .call_if_match::<O::Model>(
+                Method::PUT,
+                &item_path::<O>(&id),
+                Some(&body),
+                O::version(&prior_state),
+            )
             .await;
         let action = format!("Updating {} {id}", O::NAME);
         let missing =
