@@ -134,12 +134,8 @@ impl SecretBox {
     }
 }
 
-/// `sha256:` and the first 16 hex digits of the secret's SHA-256: enough to tell whether a
-/// client holds the same secret, too little to help guess it.
-pub fn fingerprint(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    format!("sha256:{}", &hex::encode(digest)[..16])
-}
+/// A provider secret's fingerprint (see [`api_types::secret_fingerprint`]).
+pub use api_types::secret_fingerprint as fingerprint;
 
 /// SHA-256 of a token, as stored.
 pub fn hash_token(token: &str) -> Vec<u8> {

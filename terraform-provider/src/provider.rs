@@ -13,6 +13,9 @@ use tf_provider::value::{ValueEmpty, ValueString};
 use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
 use crate::client::Api;
+use crate::resources::api_key::ApiKeyObject;
+use crate::resources::organization::OrganizationObject;
+use crate::resources::policy::{ToolInvocationPolicyObject, TrustedDataPolicyObject};
 use crate::resources::{limit::LimitObject, model_price::ModelPriceObject, team::TeamObject};
 use crate::resources::{profile::ProfileObject, provider_key::ProviderKeyObject};
 use crate::resources::{virtual_key::VirtualKeyObject, RestResource};
@@ -134,6 +137,26 @@ impl Provider for GatehouseProvider {
         resources.insert(
             "virtual_key".into(),
             Box::new(RestResource::<VirtualKeyObject>::new(self.api.clone())),
+        );
+        resources.insert(
+            "api_key".into(),
+            Box::new(RestResource::<ApiKeyObject>::new(self.api.clone())),
+        );
+        resources.insert(
+            "organization_settings".into(),
+            Box::new(RestResource::<OrganizationObject>::new(self.api.clone())),
+        );
+        resources.insert(
+            "tool_invocation_policy".into(),
+            Box::new(RestResource::<ToolInvocationPolicyObject>::new(
+                self.api.clone(),
+            )),
+        );
+        resources.insert(
+            "trusted_data_policy".into(),
+            Box::new(RestResource::<TrustedDataPolicyObject>::new(
+                self.api.clone(),
+            )),
         );
         resources.insert(
             "team".into(),

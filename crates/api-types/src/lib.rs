@@ -38,6 +38,17 @@ use uuid::Uuid;
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};
 
+/// `sha256:` and the first 16 hex digits of a provider secret's SHA-256, as the API reports
+/// it (`secret_fingerprint`): enough to tell whether a client holds the same secret, too
+/// little to help guess it. The Terraform provider computes it to detect changes of a
+/// secret it does not keep in state.
+pub fn secret_fingerprint(secret: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(secret.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 /// Prefix of every virtual-key token.
 pub const VIRTUAL_KEY_PREFIX: &str = "gh_vk_";
 
@@ -130,7 +141,13 @@ pub struct InvalidParam {
 
 #[cfg(test)]
 mod tests {
-    use super::{bearer_matches, bearer_token, secrets_equal};
+    use super::{bearer_matches, bearer_token, secret_fingerprint, secrets_equal};
+
+    #[test]
+    fn fingerprints_are_a_sha256_prefix() {
+        // sha256("sk-test") = f3abf2a6cc4f0098…
+        assert_eq!(secret_fingerprint("sk-test"), "sha256:f3abf2a6cc4f0098");
+    }
 
     #[test]
     fn bearer_tokens() {

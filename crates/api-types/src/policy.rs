@@ -182,6 +182,17 @@ pub enum LimitWindow {
     Total,
 }
 
+wire_names!(Operator {
+    Equal => "equal",
+    NotEqual => "not_equal",
+    Contains => "contains",
+    NotContains => "not_contains",
+    StartsWith => "starts_with",
+    EndsWith => "ends_with",
+    Regex => "regex",
+    In => "in",
+    Exists => "exists",
+});
 wire_names!(ToolAction {
     AllowAlways => "allow_always",
     AllowWhenContextIsUntrusted => "allow_when_context_is_untrusted",

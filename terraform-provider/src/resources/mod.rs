@@ -2,8 +2,11 @@
 //! (`profile`, `provider_key`, `virtual_key`) says only what differs: its schema, its
 //! request body, and how an API answer maps onto Terraform state.
 
+pub mod api_key;
 pub mod limit;
 pub mod model_price;
+pub mod organization;
+pub mod policy;
 pub mod profile;
 pub mod provider_key;
 pub mod team;
@@ -33,8 +36,11 @@ pub trait RestObject: Send + Sync + 'static {
 
     /// Human name, for diagnostics ("profile").
     const NAME: &'static str;
-    /// Collection path (`/api/v1/profiles`).
+    /// Collection path (`/api/v1/profiles`), or the object's path for a singleton.
     const PATH: &'static str;
+    /// A singleton (the organization settings): read and written with `GET`/`PUT` on
+    /// `PATH`, never deleted; destroy puts [`RestObject::defaults`] back.
+    const SINGLETON: bool = false;
 
     fn schema() -> Schema;
     /// Plan-time checks of known values.
@@ -49,6 +55,8 @@ pub trait RestObject: Send + Sync + 'static {
     fn imported<'a>(id: String) -> Self::State<'a>;
     /// Marks what the apply will compute as unknown; `prior` is `None` on create.
     fn plan<'a>(planned: &mut Self::State<'a>, prior: Option<&Self::State<'a>>);
+    /// Plan-time checks that need more than the configuration (the environment).
+    fn plan_checks(_diags: &mut Diagnostics, _planned: &Self::State<'_>) {}
     /// Attributes whose change the API cannot apply in place (the object is replaced).
     fn requires_replace(
         _prior: &Self::State<'_>,
@@ -57,6 +65,10 @@ pub trait RestObject: Send + Sync + 'static {
         Vec::new()
     }
     fn body(state: &Self::State<'_>) -> Self::Body;
+    /// What a singleton returns to when destroyed.
+    fn defaults() -> Option<Self::Body> {
+        None
+    }
     /// State from an API answer; `prior` supplies what the API never returns (secrets).
     fn from_model<'a>(model: Self::Model, prior: &Self::State<'a>) -> Self::State<'a>;
     fn from_created<'a>(created: Self::Created, planned: &Self::State<'a>) -> Self::State<'a>;
@@ -202,7 +214,11 @@ fn required<T>(
 }
 
 fn item_path<O: RestObject>(id: &str) -> String {
-    format!("{}/{id}", O::PATH)
+    if O::SINGLETON {
+        O::PATH.to_owned()
+    } else {
+        format!("{}/{id}", O::PATH)
+    }
 }
 
 #[async_trait]
@@ -250,19 +266,20 @@ impl<O: RestObject> Resource for RestResource<O> {
 
     async fn plan_create<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         proposed_state: Self::State<'a>,
         _config_state: Self::State<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut planned = proposed_state;
+        O::plan_checks(diags, &planned);
         O::plan(&mut planned, None);
         Some((planned, ValueEmpty::default()))
     }
 
     async fn plan_update<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior_state: Self::State<'a>,
         proposed_state: Self::State<'a>,
         _config_state: Self::State<'a>,
@@ -270,6 +287,7 @@ impl<O: RestObject> Resource for RestResource<O> {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut planned = proposed_state;
+        O::plan_checks(diags, &planned);
         O::plan(&mut planned, Some(&prior_state));
         let replace = O::requires_replace(&prior_state, &planned);
         Some((planned, prior_private_state, replace))
@@ -295,9 +313,13 @@ impl<O: RestObject> Resource for RestResource<O> {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let api = self.api(diags)?;
         let body = O::body(&planned_state);
-        let result = api
-            .call::<O::Created>(Method::POST, O::PATH, Some(&body))
-            .await;
+        // A singleton always exists: "creating" it is taking it over with a PUT.
+        let method = if O::SINGLETON {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        let result = api.call::<O::Created>(method, O::PATH, Some(&body)).await;
         let action = format!("Creating {}", O::NAME);
         let created = required(diags, result, &action, "the API answered 404")?;
         Some((O::from_created(created, &planned_state), private_state))
@@ -339,11 +361,18 @@ impl<O: RestObject> Resource for RestResource<O> {
     ) -> Option<()> {
         let api = self.api(diags)?;
         let id = O::id(&state)?;
-        // 404: already gone, which is what destroy wants.
-        match api
-            .call::<serde_json::Value>(Method::DELETE, &item_path::<O>(&id), None::<&()>)
-            .await
-        {
+        let result = match O::defaults() {
+            Some(defaults) => {
+                api.call::<serde_json::Value>(Method::PUT, O::PATH, Some(&defaults))
+                    .await
+            }
+            // 404: already gone, which is what destroy wants.
+            None => {
+                api.call::<serde_json::Value>(Method::DELETE, &item_path::<O>(&id), None::<&()>)
+                    .await
+            }
+        };
+        match result {
             Ok(_) => Some(()),
             Err(e) => {
                 e.report(diags, &format!("Deleting {} {id}", O::NAME));

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use tf_provider::schema::{
     AttributeConstraint as C, AttributeType as T, Block, Description, Schema,
 };
-use tf_provider::value::{ValueMap, ValueString};
+use tf_provider::value::{Value, ValueList, ValueMap, ValueNumber, ValueString};
 use tf_provider::{AttributePath, Diagnostics};
 
 use super::profile::{known, validate_name};
 use super::provider_key::validate_provider;
-use super::{attribute, id_attribute, RestObject};
+use super::{attribute, id_attribute, validate_uuid, version_attribute, RestObject};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VirtualKeyState<'a> {
     #[serde(borrow)]
     pub id: ValueString<'a>,
@@ -32,6 +32,11 @@ pub struct VirtualKeyState<'a> {
     pub token: ValueString<'a>,
     #[serde(borrow)]
     pub token_prefix: ValueString<'a>,
+    #[serde(borrow)]
+    pub team_id: ValueString<'a>,
+    #[serde(borrow)]
+    pub allowed_models: ValueList<ValueString<'a>>,
+    pub version: ValueNumber,
 }
 
 pub struct VirtualKeyObject;
@@ -43,12 +48,28 @@ pub struct VirtualKeyBody {
     profile_id: String,
     provider_keys: BTreeMap<String, String>,
     expires_at: Option<String>,
+    team_id: Option<String>,
+    allowed_models: Vec<String>,
 }
 
-fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+/// An RFC 3339 time.
+pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// An expiry as state, keeping the configured spelling of an unchanged time (`+00:00` vs
+/// `Z`).
+pub fn expiry_state<'a>(
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    prior: &ValueString<'a>,
+) -> ValueString<'a> {
+    match (at, prior.as_ref_option()) {
+        (Some(at), Some(written)) if parse_time(written) == Some(at) => prior.clone(),
+        (Some(at), _) => ValueString::from(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        (None, _) => ValueString::Null,
+    }
 }
 
 impl RestObject for VirtualKeyObject {
@@ -74,6 +95,9 @@ impl RestObject for VirtualKeyObject {
                     ("expires_at".to_owned(), attribute(T::String, C::Optional, false, "RFC 3339 time after which the key is refused.")),
                     ("token".to_owned(), attribute(T::String, C::Computed, true, "The `gh_vk_…` token. Known only to the Terraform run that created the key (null after import).")),
                     ("token_prefix".to_owned(), attribute(T::String, C::Computed, false, "The token's first characters, to recognise it.")),
+                    ("team_id".to_owned(), attribute(T::String, C::Optional, false, "The owning team (the profile's team when unset). Changing it replaces the key.")),
+                    ("allowed_models".to_owned(), attribute(T::List(Box::new(T::String)), C::Optional, false, "Models this key may call (exact names or `*` globs); unset or empty allows every model the profile allows.")),
+                    version_attribute(),
                 ]
                 .into_iter()
                 .collect(),
@@ -84,6 +108,7 @@ impl RestObject for VirtualKeyObject {
 
     fn validate(diags: &mut Diagnostics, config: &VirtualKeyState<'_>) {
         validate_name(diags, &config.name);
+        validate_uuid(diags, &config.team_id, "team_id");
         if let ValueString::Value(id) = &config.profile_id {
             if uuid::Uuid::parse_str(id).is_err() {
                 diags.error_short(
@@ -124,11 +149,31 @@ impl RestObject for VirtualKeyObject {
         }
     }
 
-    fn plan(planned: &mut VirtualKeyState<'_>, prior: Option<&VirtualKeyState<'_>>) {
-        if prior.is_none() {
-            planned.id = ValueString::Unknown;
-            planned.token = ValueString::Unknown;
-            planned.token_prefix = ValueString::Unknown;
+    fn version(state: &VirtualKeyState<'_>) -> Option<i64> {
+        state.version.as_ref_option().copied()
+    }
+
+    fn plan<'a>(planned: &mut VirtualKeyState<'a>, prior: Option<&VirtualKeyState<'a>>) {
+        super::plan_versioned(
+            planned,
+            prior,
+            |s| {
+                s.id = ValueString::Unknown;
+                s.token = ValueString::Unknown;
+                s.token_prefix = ValueString::Unknown;
+            },
+            |s| s.version = ValueNumber::Unknown,
+        );
+    }
+
+    fn requires_replace(
+        prior: &VirtualKeyState<'_>,
+        planned: &VirtualKeyState<'_>,
+    ) -> Vec<AttributePath> {
+        // A team the configuration leaves unset is the profile's: not a change.
+        match (&prior.team_id, &planned.team_id) {
+            (Value::Value(a), Value::Value(b)) if a != b => vec![AttributePath::new("team_id")],
+            _ => Vec::new(),
         }
     }
 
@@ -142,6 +187,16 @@ impl RestObject for VirtualKeyObject {
                 .map(|m| m.iter().map(|(k, v)| (k.to_string(), known(v))).collect())
                 .unwrap_or_default(),
             expires_at: state.expires_at.as_ref_option().map(|s| s.to_string()),
+            team_id: state.team_id.as_ref_option().map(|s| s.to_string()),
+            allowed_models: state
+                .allowed_models
+                .as_ref_option()
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.as_ref_option().map(|s| s.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -149,15 +204,22 @@ impl RestObject for VirtualKeyObject {
     where
         'a: 'a,
     {
-        // Keep the configured spelling of an unchanged expiry (`+00:00` vs `Z`).
-        let expires_at = match (model.expires_at, prior.expires_at.as_ref_option()) {
-            (Some(at), Some(written)) if parse_time(written) == Some(at) => {
-                prior.expires_at.clone()
-            }
-            (Some(at), _) => {
-                ValueString::from(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-            }
-            (None, _) => ValueString::Null,
+        let expires_at = expiry_state(model.expires_at, &prior.expires_at);
+        // The team defaults to the profile's: keep it null when the configuration did.
+        let team_id = match (&prior.team_id, model.team_id) {
+            (Value::Null, _) => Value::Null,
+            (_, team) => super::optional(team.map(|t| t.to_string())),
+        };
+        let allowed_models = if model.allowed_models.is_empty() && prior.allowed_models.is_null() {
+            Value::Null
+        } else {
+            Value::Value(
+                model
+                    .allowed_models
+                    .into_iter()
+                    .map(ValueString::from)
+                    .collect(),
+            )
         };
         // An empty map reads back as null when the configuration left it out.
         let provider_keys = if model.provider_keys.is_empty() && prior.provider_keys.is_null() {
@@ -184,6 +246,9 @@ impl RestObject for VirtualKeyObject {
             expires_at,
             token: prior.token.clone(),
             token_prefix: ValueString::from(model.token_prefix),
+            team_id,
+            allowed_models,
+            version: ValueNumber::Value(model.version),
         }
     }
 
