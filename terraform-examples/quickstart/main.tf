@@ -36,9 +36,9 @@ resource "gatehouse_profile" "quickstart" {
 }
 
 resource "gatehouse_provider_key" "openai" {
-  name     = "quickstart-openai"
+  name          = "quickstart-openai"
   provider_type = "openai"
-  secret   = var.openai_api_key
+  secret        = var.openai_api_key
 }
 
 resource "gatehouse_virtual_key" "app" {

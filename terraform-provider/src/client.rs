@@ -123,12 +123,17 @@ impl Api {
             return Ok(None);
         }
         if !status.is_success() {
-            let detail = response
-                .json::<api_types::Problem>()
-                .await
-                .ok()
-                .and_then(|p| p.detail)
-                .unwrap_or_else(|| status.to_string());
+            // The problem's detail, and each field the API named with its reason.
+            let detail = match response.json::<api_types::Problem>().await {
+                Ok(problem) => {
+                    let mut text = problem.detail.unwrap_or(problem.title);
+                    for param in problem.invalid_params {
+                        text.push_str(&format!("\n- {}: {}", param.name, param.reason));
+                    }
+                    text
+                }
+                Err(_) => status.to_string(),
+            };
             return Err(ApiError::Status { status, detail });
         }
         if status == StatusCode::NO_CONTENT {

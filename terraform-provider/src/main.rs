@@ -2,6 +2,7 @@
 //! Gatehouse, a thin client of the control plane's REST API.
 
 mod client;
+mod data_sources;
 mod provider;
 mod resources;
 

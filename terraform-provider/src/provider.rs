@@ -177,6 +177,21 @@ impl Provider for GatehouseProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
-        Some(HashMap::new())
+        use crate::data_sources::{ByName, Models};
+        let mut sources: HashMap<String, Box<dyn DynamicDataSource>> = HashMap::new();
+        sources.insert(
+            "team".into(),
+            Box::new(ByName::<TeamObject>::new(self.api.clone())),
+        );
+        sources.insert(
+            "profile".into(),
+            Box::new(ByName::<ProfileObject>::new(self.api.clone())),
+        );
+        sources.insert(
+            "provider_key".into(),
+            Box::new(ByName::<ProviderKeyObject>::new(self.api.clone())),
+        );
+        sources.insert("models".into(), Box::new(Models::new(self.api.clone())));
+        Some(sources)
     }
 }

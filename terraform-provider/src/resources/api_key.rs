@@ -100,6 +100,10 @@ impl RestObject for ApiKeyObject {
         state.version.as_ref_option().copied()
     }
 
+    fn lookup_key(model: &Self::Model) -> Option<String> {
+        Some(model.name.clone())
+    }
+
     fn imported<'a>(id: String) -> ApiKeyState<'a> {
         ApiKeyState {
             id: ValueString::from(id),

@@ -12,6 +12,10 @@ pub mod provider_key;
 pub mod team;
 pub mod virtual_key;
 
+pub use profile::ProfileState;
+pub use provider_key::ProviderKeyState;
+pub use team::TeamState;
+
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
@@ -27,7 +31,7 @@ use crate::provider::SharedApi;
 
 /// What one REST-backed resource type defines.
 pub trait RestObject: Send + Sync + 'static {
-    type State<'a>: Serialize + Deserialize<'a> + Send + Clone;
+    type State<'a>: Serialize + Deserialize<'a> + Send + Clone + Default;
     /// The API's representation (read, update).
     type Model: DeserializeOwned + Send;
     /// The API's answer to a create (may carry a one-time token).
@@ -49,6 +53,11 @@ pub trait RestObject: Send + Sync + 'static {
     /// The version last read (`ETag`), sent as `If-Match` on update; `None` when the
     /// object does not track one in state.
     fn version(_state: &Self::State<'_>) -> Option<i64> {
+        None
+    }
+    /// What `terraform import` and the lookup data sources accept instead of an id: the
+    /// object's unique name (`provider/model` for prices); `None` when there is none.
+    fn lookup_key(_model: &Self::Model) -> Option<String> {
         None
     }
     /// The state `terraform import` starts from: only the id is known.
@@ -383,10 +392,18 @@ impl<O: RestObject> Resource for RestResource<O> {
 
     async fn import<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         id: String,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        Some((O::imported(id), ValueEmpty::default()))
+        if O::SINGLETON || uuid::Uuid::parse_str(&id).is_ok() {
+            return Some((O::imported(id), ValueEmpty::default()));
+        }
+        // Not an id: a name (or `provider/model` for a price), looked up.
+        let api = self.api(diags)?;
+        let model = crate::data_sources::find_by_name::<O>(diags, api, &id).await?;
+        let found = O::from_model(model, &O::State::default());
+        let real = O::id(&found)?;
+        Some((O::imported(real), ValueEmpty::default()))
     }
 }
 

@@ -119,6 +119,10 @@ impl RestObject for ModelPriceObject {
         state.version.as_ref_option().copied()
     }
 
+    fn lookup_key(model: &Self::Model) -> Option<String> {
+        Some(format!("{}/{}", model.provider.as_str(), model.model))
+    }
+
     fn imported<'a>(id: String) -> ModelPriceState<'a> {
         ModelPriceState {
             id: ValueString::from(id),

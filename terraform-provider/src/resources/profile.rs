@@ -168,6 +168,10 @@ impl RestObject for ProfileObject {
         state.id.as_ref_option().map(|s| s.to_string())
     }
 
+    fn lookup_key(model: &Self::Model) -> Option<String> {
+        Some(model.name.clone())
+    }
+
     fn imported<'a>(id: String) -> ProfileState<'a> {
         ProfileState {
             id: ValueString::from(id),

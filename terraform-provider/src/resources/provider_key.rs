@@ -173,6 +173,10 @@ impl RestObject for ProviderKeyObject {
         state.version.as_ref_option().copied()
     }
 
+    fn lookup_key(model: &Self::Model) -> Option<String> {
+        Some(model.name.clone())
+    }
+
     fn imported<'a>(id: String) -> ProviderKeyState<'a> {
         ProviderKeyState {
             id: ValueString::from(id),

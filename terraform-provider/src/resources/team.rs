@@ -64,6 +64,10 @@ impl RestObject for TeamObject {
         state.version.as_ref_option().copied()
     }
 
+    fn lookup_key(model: &Self::Model) -> Option<String> {
+        Some(model.name.clone())
+    }
+
     fn imported<'a>(id: String) -> TeamState<'a> {
         TeamState {
             id: ValueString::from(id),

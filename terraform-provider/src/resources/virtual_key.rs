@@ -95,7 +95,7 @@ impl RestObject for VirtualKeyObject {
                     ("expires_at".to_owned(), attribute(T::String, C::Optional, false, "RFC 3339 time after which the key is refused.")),
                     ("token".to_owned(), attribute(T::String, C::Computed, true, "The `gh_vk_…` token. Known only to the Terraform run that created the key (null after import).")),
                     ("token_prefix".to_owned(), attribute(T::String, C::Computed, false, "The token's first characters, to recognise it.")),
-                    ("team_id".to_owned(), attribute(T::String, C::Optional, false, "The owning team (the profile's team when unset). Changing it replaces the key.")),
+                    ("team_id".to_owned(), attribute(T::String, C::Optional, false, "The owning team: the profile's team (unset for an organization-wide profile). Changing it replaces the key.")),
                     ("allowed_models".to_owned(), attribute(T::List(Box::new(T::String)), C::Optional, false, "Models this key may call (exact names or `*` globs); unset or empty allows every model the profile allows.")),
                     version_attribute(),
                 ]
