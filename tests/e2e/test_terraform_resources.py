@@ -267,3 +267,34 @@ def test_a_concurrent_change_is_a_clear_conflict_not_an_overwrite(stack, terrafo
     assert "changed outside Terraform" in res.stderr, res.stderr
     assert rest(stack, "GET", f"/teams/{team_id}").json()["description"] == "from the UI"
     tf.run("destroy", "-auto-approve", "-input=false")
+
+
+def test_every_resource_and_data_source_is_documented(terraform_factory):
+    """The provider's real schema (as Terraform reads it) against terraform-provider/docs:
+    a page per resource and data source, naming every argument and attribute, with an
+    import section for resources."""
+    import json as _json
+
+    from conftest import ROOT
+
+    tf = terraform_factory.inline("schema", "")
+    tf.run("init", "-input=false")
+    schema = _json.loads(tf.run("providers", "schema", "-json").stdout)
+    (provider,) = schema["provider_schemas"].values()
+    docs = ROOT / "terraform-provider" / "docs"
+    expected = {"team", "api_key", "profile", "provider_key", "virtual_key", "tool_invocation_policy",
+                "trusted_data_policy", "limit", "model_price", "organization_settings"}
+    assert {k.removeprefix("gatehouse_") for k in provider["resource_schemas"]} == expected
+    assert {k.removeprefix("gatehouse_") for k in provider["data_source_schemas"]} == {
+        "team", "profile", "provider_key", "models"}
+    for kind, folder in (("resource_schemas", "resources"), ("data_source_schemas", "data-sources")):
+        for name, body in provider[kind].items():
+            page = docs / folder / f"{name.removeprefix('gatehouse_')}.md"
+            assert page.is_file(), page
+            text = page.read_text()
+            assert "## Example Usage" in text, page
+            if folder == "resources":
+                assert "## Import" in text, page
+                names = list(body["block"]["attributes"]) + list(body["block"].get("block_types", {}))
+                for attr in names:
+                    assert f"`{attr}`" in text, f"{page.name} does not document `{attr}`"
