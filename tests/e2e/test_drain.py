@@ -79,4 +79,5 @@ def test_sigterm_drains_open_streams(stack):
     proc.wait(timeout=GRACE_SECS + 5)
     elapsed = time.monotonic() - sigterm_at
     assert proc.returncode == 0, proc.returncode
+    print(f"\nall {STREAMS} streams finished; the worker exited {elapsed:.1f} s after SIGTERM")
     assert elapsed < GRACE_SECS, f"exited {elapsed:.1f} s after SIGTERM; the grace period is {GRACE_SECS} s"

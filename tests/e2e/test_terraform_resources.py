@@ -298,3 +298,13 @@ def test_every_resource_and_data_source_is_documented(terraform_factory):
                 names = list(body["block"]["attributes"]) + list(body["block"].get("block_types", {}))
                 for attr in names:
                     assert f"`{attr}`" in text, f"{page.name} does not document `{attr}`"
+
+
+def test_a_key_without_permission_gets_a_clear_diagnostic(stack, terraform_factory):
+    viewer = rest(stack, "POST", "/api-keys", json={"name": "viewer-" + suffix(), "role": "viewer"}).json()
+    tf = terraform_factory.inline("viewer", f'resource "gatehouse_team" "t" {{\n  name = "v-{suffix()}"\n}}\n')
+    tf.env["GATEHOUSE_API_KEY"] = viewer["token"]
+    tf.run("init", "-input=false")
+    res = tf.run("apply", "-auto-approve", "-input=false", check=False)
+    assert res.returncode == 1
+    assert "permission denied" in res.stderr and "role or team" in res.stderr, res.stderr
