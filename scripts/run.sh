@@ -77,14 +77,29 @@ wait_ready() {
   return 1
 }
 
+# Every provider without a GATEHOUSE_<PROVIDER>_BASE_URL is served by the mock provider, at
+# the path prefix its real API uses, so each SDK works against `make run` unchanged.
 upstream="${GATEHOUSE_OPENAI_BASE_URL:-}"
-if [ -z "$upstream" ]; then
-  export MOCK_PROVIDER_ADDR=${MOCK_PROVIDER_ADDR:-127.0.0.1:8081}
+export MOCK_PROVIDER_ADDR=${MOCK_PROVIDER_ADDR:-127.0.0.1:8081}
+mocked=()
+for provider in openai anthropic gemini azure bedrock cohere groq mistral xai openrouter cerebras \
+  vllm ollama zhipuai perplexity minimax deepseek; do
+  var="GATEHOUSE_$(echo "$provider" | tr a-z A-Z)_BASE_URL"
+  [ -n "${!var:-}" ] && continue
+  case "$provider" in
+    openai) prefix=/v1 ;;
+    azure) prefix=/openai ;;
+    anthropic | gemini | bedrock | cohere) prefix= ;;
+    *) prefix=/$provider/v1 ;;
+  esac
+  export "$var=http://$MOCK_PROVIDER_ADDR$prefix"
+  mocked+=("$provider")
+done
+if [ "${#mocked[@]}" -gt 0 ]; then
   "$bin/mock-provider" --chunk-delay-ms 20 & pids+=($!)
-  export GATEHOUSE_OPENAI_BASE_URL="http://$MOCK_PROVIDER_ADDR/v1"
-  upstream="$GATEHOUSE_OPENAI_BASE_URL (mock provider)"
   wait_ready "http://$MOCK_PROVIDER_ADDR/healthz"
 fi
+[ -z "$upstream" ] && upstream="$GATEHOUSE_OPENAI_BASE_URL (mock provider)"
 
 "$bin/gatehouse-control-plane" & pids+=($!)
 wait_ready "http://127.0.0.1:$api_port/readyz"
@@ -97,6 +112,7 @@ cat <<BANNER
     control plane (REST API)  http://localhost:$api_port/api/v1   (OpenAPI: /openapi.json)
     data plane (LLM traffic)  http://localhost:$proxy_port/v1/{provider}/{profile_id}/...
     OpenAI upstream           $upstream
+    mocked providers          ${mocked[*]:-none}
     admin API key             $GATEHOUSE_ADMIN_API_KEY
 
   Next, in another shell (see README.md, "Quickstart"):

@@ -261,7 +261,10 @@ fn azure(endpoint: &str) -> Result<(Endpoint, Option<&str>, Cow<'static, str>), 
 fn check_segments(path: &str) -> Option<()> {
     path.split('/')
         .skip(1)
-        .all(|s| !s.is_empty() && s != "." && s != ".." && !s.eq_ignore_ascii_case("%2e%2e"))
+        .all(|s| {
+            let decoded = percent_decode(s);
+            !s.is_empty() && decoded != "." && decoded != ".." && !decoded.contains('/')
+        })
         .then_some(())
 }
 
@@ -366,6 +369,8 @@ mod tests {
             "/v1/gemini/p/v1beta/models/:generateContent",
             "/v1/gemini/p/v1beta/models/a/b:generateContent",
             "/v1/bedrock/p/model/../converse",
+            "/v1/bedrock/p/model/%2E./converse",
+            "/v1/bedrock/p/model/a%2Fb/converse",
             "/v1/bedrock/p/model/x/invoke",
             "/v1/anthropic/p/v1/complete",
         ] {
