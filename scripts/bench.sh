@@ -80,6 +80,52 @@ observability=$(pin 1 "$bin/gatehouse-bench" data-plane --target "$off" --target
   --json bench/results/observability.json)
 echo "$observability"
 
+# Gatehouse beside nginx as a plain reverse proxy (the floor for a proxy that does nothing)
+# and the mock upstream itself, each server pinned to core 0.
+if ! command -v nginx >/dev/null; then
+  echo "bench: installing nginx" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx >/dev/null
+fi
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream mock { server 127.0.0.1:$mock_port; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+pin 0 nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$work/nginx.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/healthz" && break; sleep 0.1; done
+start_data_plane gatehouse GATEHOUSE_METRICS_ENABLED=true
+gatehouse=$target
+proxies=$(pin 1 "$bin/gatehouse-bench" data-plane \
+  --target "nginx=http://127.0.0.1:$nginx_port/v1/chat/completions" --target "$gatehouse" \
+  --target "direct=http://127.0.0.1:$mock_port/v1/chat/completions" \
+  --profile "$profile" --rounds 5 --seconds 3 --json bench/results/proxies.json)
+echo "$proxies"
+
 {
   echo "# Benchmarks"
   echo
@@ -120,4 +166,17 @@ echo "$observability"
   echo "$observability" | sed -n '2,$p'
   echo
   echo "Raw figures: \`bench/results/observability.json\`."
+  echo
+  echo "## Gatehouse beside a plain proxy"
+  echo
+  echo "Non-streaming chat completions, closed loop, the same mock upstream: nginx as a plain"
+  echo "reverse proxy (one worker, upstream keep-alive, no buffering), the Gatehouse data plane"
+  echo "(one proxy thread, metrics on, a cached profile), and the upstream called directly. Each"
+  echo "server is pinned to core 0 and the load generator to core 1; ratios are to nginx, added"
+  echo "latency is over calling the upstream directly. Still to come (issue 10): LiteLLM and"
+  echo "Portkey, open-loop fixed rates, streams, virtual keys and policies."
+  echo
+  echo "$proxies" | sed -n '2,$p'
+  echo
+  echo "Raw figures: \`bench/results/proxies.json\`."
 } > docs/benchmarks.md

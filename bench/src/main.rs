@@ -545,10 +545,14 @@ async fn data_plane(
         .map(|t| {
             t.split_once('=')
                 .map(|(n, u)| {
-                    (
-                        n.to_owned(),
-                        format!("{u}/v1/openai/{profile}/chat/completions"),
-                    )
+                    // A full endpoint (a plain proxy, the upstream itself) is used as given;
+                    // a base URL is a Gatehouse data plane.
+                    let url = if u.ends_with("/chat/completions") {
+                        u.to_owned()
+                    } else {
+                        format!("{u}/v1/openai/{profile}/chat/completions")
+                    };
+                    (n.to_owned(), url)
                 })
                 .ok_or_else(|| anyhow::anyhow!("--target must be name=url: {t}"))
         })
@@ -583,18 +587,33 @@ async fn data_plane(
         "data plane, closed loop with {concurrency} concurrent clients, {rounds} alternating \
          rounds of {seconds} s per configuration, non-streaming chat completions (mock upstream)"
     );
-    println!("| configuration | requests/s | ratio to first | errors | p50 ms | p99 ms |");
-    println!("|---|---|---|---|---|---|");
+    // With a target named `direct` (the upstream itself), latency is also shown as what each
+    // configuration adds to it.
+    let direct = targets
+        .iter()
+        .zip(&totals)
+        .find(|((name, _), _)| name == "direct")
+        .map(|(_, (_, r))| r.summary());
+    let ms = |s: &Value, k: &str| s[k].as_f64().unwrap_or(0.0);
+    println!("| configuration | requests/s | ratio to first | errors | p50 ms | p99 ms | added p50 ms | added p99 ms |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut report = Vec::new();
     for ((name, _), (count, r)) in targets.iter().zip(&totals) {
         let rps = *count as f64 / secs;
         let s = r.summary();
+        let (added50, added99) = match &direct {
+            Some(d) => (
+                format!("{:.3}", ms(&s, "p50_ms") - ms(d, "p50_ms")),
+                format!("{:.3}", ms(&s, "p99_ms") - ms(d, "p99_ms")),
+            ),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
         println!(
-            "| {name} | {rps:.0} | {:.3} | {} | {:.2} | {:.2} |",
+            "| {name} | {rps:.0} | {:.3} | {} | {:.2} | {:.2} | {added50} | {added99} |",
             rps / base_rps,
             r.errors,
-            s["p50_ms"].as_f64().unwrap_or(0.0),
-            s["p99_ms"].as_f64().unwrap_or(0.0)
+            ms(&s, "p50_ms"),
+            ms(&s, "p99_ms")
         );
         report.push(json!({"name": name, "rps": rps, "ratio": rps / base_rps, "latency": s}));
     }
