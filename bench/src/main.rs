@@ -63,6 +63,36 @@ enum Command {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// Streams through each target: the gap between chunks as the client sees them, beside
+    /// the upstream's own pacing; and the resident memory of a data plane holding many open
+    /// streams.
+    Streams {
+        /// `name=URL` like `data-plane`'s; a target named `direct` is the baseline.
+        #[arg(long = "target", required = true)]
+        targets: Vec<String>,
+        #[arg(long)]
+        profile: String,
+        /// Chunks per measured stream.
+        #[arg(long, default_value_t = 200)]
+        chunks: usize,
+        /// The upstream's gap between chunks, in milliseconds.
+        #[arg(long, default_value_t = 5)]
+        gap_ms: u64,
+        /// Concurrent streams per target while gaps are measured.
+        #[arg(long, default_value_t = 20)]
+        concurrency: usize,
+        /// Open-stream counts at which the resident memory of `--pid` is read.
+        #[arg(long = "open")]
+        open: Vec<usize>,
+        /// The data plane whose memory is read (with `--memory-target`).
+        #[arg(long)]
+        pid: Option<u32>,
+        /// `name=URL` of that data plane.
+        #[arg(long)]
+        memory_target: Option<String>,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// An OTLP/HTTP receiver that accepts and discards spans (for `data-plane` runs with
     /// tracing on).
     OtlpSink {
@@ -380,6 +410,30 @@ async fn main() -> anyhow::Result<()> {
             rounds,
             json,
         } => data_plane(targets, profile, concurrency, seconds, rounds, json).await,
+        Command::Streams {
+            targets,
+            profile,
+            chunks,
+            gap_ms,
+            concurrency,
+            open,
+            pid,
+            memory_target,
+            json,
+        } => {
+            streams(StreamsRun {
+                targets,
+                profile,
+                chunks,
+                gap_ms,
+                concurrency,
+                open,
+                pid,
+                memory_target,
+                json,
+            })
+            .await
+        }
         Command::OtlpSink { addr } => {
             let app = axum::Router::new().route(
                 "/v1/traces",
@@ -621,6 +675,211 @@ async fn data_plane(
         std::fs::write(
             &path,
             serde_json::to_string_pretty(&json!({"targets": report}))?,
+        )?;
+    }
+    Ok(())
+}
+
+/// The `streams` subcommand's settings.
+#[derive(Clone)]
+struct StreamsRun {
+    targets: Vec<String>,
+    profile: String,
+    chunks: usize,
+    gap_ms: u64,
+    concurrency: usize,
+    open: Vec<usize>,
+    pid: Option<u32>,
+    memory_target: Option<String>,
+    json: Option<std::path::PathBuf>,
+}
+
+/// `name=URL` → (name, chat-completions URL), as `data-plane` reads its targets.
+fn endpoint(target: &str, profile: &str) -> anyhow::Result<(String, String)> {
+    let (name, url) = target
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("a target must be name=url: {target}"))?;
+    let url = if url.ends_with("/chat/completions") {
+        url.to_owned()
+    } else {
+        format!("{url}/v1/openai/{profile}/chat/completions")
+    };
+    Ok((name.to_owned(), url))
+}
+
+/// Starts a streamed chat completion of `chunks` chunks `gap_ms` apart.
+async fn start_stream(
+    http: &Client,
+    url: &str,
+    chunks: usize,
+    gap_ms: u64,
+) -> anyhow::Result<reqwest::Response> {
+    let body = json!({"model": "gpt-4o-mini", "stream": true,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let res = http
+        .post(url)
+        .bearer_auth("sk-bench")
+        .header("x-mock-chunks", chunks.to_string())
+        .header("x-mock-chunk-delay-ms", gap_ms.to_string())
+        .json(&body)
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("{url} answered {}", res.status());
+    }
+    Ok(res)
+}
+
+/// Gaps between the chunks of `concurrency` parallel streams, as the client sees them.
+async fn chunk_gaps(http: &Client, url: &str, run: &StreamsRun) -> anyhow::Result<Histogram<u64>> {
+    let tasks: Vec<_> = (0..run.concurrency)
+        .map(|_| {
+            let (http, url, chunks, gap) = (http.clone(), url.to_owned(), run.chunks, run.gap_ms);
+            tokio::spawn(async move {
+                let mut gaps = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+                let mut res = start_stream(&http, &url, chunks, gap).await?;
+                let mut last: Option<Instant> = None;
+                while let Some(bytes) = res.chunk().await? {
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    let now = Instant::now();
+                    if let Some(last) = last {
+                        gaps.record((now - last).as_micros().max(1) as u64)?;
+                    }
+                    last = Some(now);
+                }
+                anyhow::Ok(gaps)
+            })
+        })
+        .collect();
+    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for t in tasks {
+        all.add(&t.await??)?;
+    }
+    Ok(all)
+}
+
+/// The resident set size of process `pid`, in bytes.
+fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("no VmRSS in /proc/<pid>/status")?;
+    Ok(kb * 1024)
+}
+
+async fn streams(run: StreamsRun) -> anyhow::Result<()> {
+    let http = Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let targets: Vec<(String, String)> = run
+        .targets
+        .iter()
+        .map(|t| endpoint(t, &run.profile))
+        .collect::<Result<_, _>>()?;
+    for (_, url) in &targets {
+        chunk_gaps(
+            &http,
+            url,
+            &StreamsRun {
+                chunks: 20,
+                ..run.clone()
+            },
+        )
+        .await?;
+    }
+    let mut gaps = Vec::new();
+    for (name, url) in &targets {
+        gaps.push((name.clone(), chunk_gaps(&http, url, &run).await?));
+    }
+    let direct_p99 = gaps
+        .iter()
+        .find(|(n, _)| n == "direct")
+        .map(|(_, h)| h.value_at_quantile(0.99) as f64 / 1000.0);
+    println!(
+        "streams: {} concurrent streams of {} chunks, {} ms apart upstream; gaps between \
+         chunks as the client sees them",
+        run.concurrency, run.chunks, run.gap_ms
+    );
+    println!("| configuration | gap p50 ms | gap p99 ms | gap max ms | added p99 µs |");
+    println!("|---|---|---|---|---|");
+    let mut report = Vec::new();
+    for (name, h) in &gaps {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let added = direct_p99
+            .map(|d| format!("{:.0}", (ms(0.99) - d) * 1000.0))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {added} |",
+            ms(0.5),
+            ms(0.99),
+            h.max() as f64 / 1000.0
+        );
+        report.push(
+            json!({"name": name, "gap_p50_ms": ms(0.5), "gap_p99_ms": ms(0.99),
+                           "gap_max_ms": h.max() as f64 / 1000.0}),
+        );
+    }
+    let mut memory = Vec::new();
+    if let (Some(pid), Some(target)) = (run.pid, &run.memory_target) {
+        let (_, url) = endpoint(target, &run.profile)?;
+        let idle = rss_bytes(pid)?;
+        println!();
+        println!(
+            "resident memory of the data plane holding open streams (one event a second each)"
+        );
+        println!("| open streams | resident MiB | per stream KiB |");
+        println!("|---|---|---|");
+        println!("| 0 | {:.1} | - |", idle as f64 / 1048576.0);
+        for &n in &run.open {
+            // Opened in batches, as clients arrive, not as one burst of SYNs.
+            let mut open = Vec::with_capacity(n);
+            let mut failed = 0usize;
+            for batch in (0..n).collect::<Vec<_>>().chunks(250) {
+                let pending: Vec<_> = batch
+                    .iter()
+                    .map(|_| {
+                        let (http, url) = (http.clone(), url.clone());
+                        tokio::spawn(async move { start_stream(&http, &url, 100_000, 1000).await })
+                    })
+                    .collect();
+                for p in pending {
+                    match p.await? {
+                        Ok(res) => open.push(res),
+                        Err(_) => failed += 1,
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let rss = rss_bytes(pid)?;
+            let per_stream = match open.len() {
+                0 => "-".to_owned(),
+                held => format!("{:.1}", rss.saturating_sub(idle) as f64 / 1024.0 / held as f64),
+            };
+            println!(
+                "| {} | {:.1} | {per_stream} |{}",
+                open.len(),
+                rss as f64 / 1048576.0,
+                if failed > 0 {
+                    format!(" ({failed} of {n} failed to open)")
+                } else {
+                    String::new()
+                }
+            );
+            memory.push(json!({"open_streams": open.len(), "failed": failed,
+                               "rss_bytes": rss, "idle_rss_bytes": idle}));
+            drop(open);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+    }
+    if let Some(path) = &run.json {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&json!({"gaps": report, "memory": memory}))?,
         )?;
     }
     Ok(())
