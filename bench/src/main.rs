@@ -858,7 +858,10 @@ async fn streams(run: StreamsRun) -> anyhow::Result<()> {
             let rss = rss_bytes(pid)?;
             let per_stream = match open.len() {
                 0 => "-".to_owned(),
-                held => format!("{:.1}", rss.saturating_sub(idle) as f64 / 1024.0 / held as f64),
+                held => format!(
+                    "{:.1}",
+                    rss.saturating_sub(idle) as f64 / 1024.0 / held as f64
+                ),
             };
             println!(
                 "| {} | {:.1} | {per_stream} |{}",
