@@ -760,6 +760,11 @@ async fn chunk_gaps(http: &Client, url: &str, run: &StreamsRun) -> anyhow::Resul
     Ok(all)
 }
 
+/// Events each held-open stream is asked for, one a second: long enough to measure with
+/// 10,000 open, short enough that the mock (which renders a reply's events up front) stays
+/// small.
+const STREAM_EVENTS: usize = 90;
+
 /// The resident set size of process `pid`, in bytes.
 fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -843,7 +848,9 @@ async fn streams(run: StreamsRun) -> anyhow::Result<()> {
                     .iter()
                     .map(|_| {
                         let (http, url) = (http.clone(), url.clone());
-                        tokio::spawn(async move { start_stream(&http, &url, 100_000, 1000).await })
+                        tokio::spawn(
+                            async move { start_stream(&http, &url, STREAM_EVENTS, 1000).await },
+                        )
                     })
                     .collect();
                 for p in pending {
