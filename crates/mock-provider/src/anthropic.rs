@@ -105,14 +105,7 @@ pub async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let incoming = Incoming {
-        path: "/v1/messages".into(),
-        query: query.as_deref(),
-        headers: &headers,
-        body: &body,
-        path_model: None,
-        streams: false,
-    };
+    let incoming = Incoming::new("/v1/messages", &query, &headers, &body);
     serve(state, &MESSAGES, incoming).await
 }
 
@@ -123,13 +116,6 @@ pub async fn count_tokens(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let incoming = Incoming {
-        path: "/v1/messages/count_tokens".into(),
-        query: query.as_deref(),
-        headers: &headers,
-        body: &body,
-        path_model: None,
-        streams: false,
-    };
+    let incoming = Incoming::new("/v1/messages/count_tokens", &query, &headers, &body);
     serve(state, &COUNT_TOKENS, incoming).await
 }

@@ -79,13 +79,6 @@ pub async fn chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let incoming = Incoming {
-        path: "/v2/chat".into(),
-        query: query.as_deref(),
-        headers: &headers,
-        body: &body,
-        path_model: None,
-        streams: false,
-    };
+    let incoming = Incoming::new("/v2/chat", &query, &headers, &body);
     serve(state, &CHAT, incoming).await
 }

@@ -144,6 +144,25 @@ pub struct Incoming<'a> {
     pub streams: bool,
 }
 
+impl<'a> Incoming<'a> {
+    /// A request at `path` whose model is in its body and that streams only if asked.
+    pub fn new(
+        path: &str,
+        query: &'a Option<String>,
+        headers: &'a HeaderMap,
+        body: &'a Bytes,
+    ) -> Self {
+        Incoming {
+            path: path.to_owned(),
+            query: query.as_deref(),
+            headers,
+            body,
+            path_model: None,
+            streams: false,
+        }
+    }
+}
+
 fn header_num<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
     headers.get(name)?.to_str().ok()?.parse().ok()
 }

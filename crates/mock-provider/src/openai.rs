@@ -118,22 +118,6 @@ const AZURE_CHAT: Api = Api {
     ..CHAT
 };
 
-fn incoming<'a>(
-    path: &str,
-    query: &'a Option<String>,
-    headers: &'a HeaderMap,
-    body: &'a Bytes,
-) -> Incoming<'a> {
-    Incoming {
-        path: path.to_owned(),
-        query: query.as_deref(),
-        headers,
-        body,
-        path_model: None,
-        streams: false,
-    }
-}
-
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
     State(state): State<Arc<MockState>>,
@@ -141,7 +125,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let incoming = incoming("/v1/chat/completions", &query, &headers, &body);
+    let incoming = Incoming::new("/v1/chat/completions", &query, &headers, &body);
     serve(state, &CHAT, incoming).await
 }
 
@@ -157,7 +141,7 @@ pub async fn compatible_chat_completions(
     body: Bytes,
 ) -> Response {
     let path = format!("/{provider}/v1/chat/completions");
-    let incoming = incoming(&path, &query, &headers, &body);
+    let incoming = Incoming::new(&path, &query, &headers, &body);
     if USAGE_ALWAYS.contains(&provider.as_str()) {
         serve(state, &USAGE_IN_LAST_CHUNK, incoming).await
     } else {
@@ -210,7 +194,7 @@ pub async fn azure_deployment_chat(
         );
     }
     let path = format!("/openai/deployments/{deployment}/chat/completions");
-    let mut incoming = incoming(&path, &query, &headers, &body);
+    let mut incoming = Incoming::new(&path, &query, &headers, &body);
     incoming.path_model = Some(deployment);
     serve(state, &AZURE_CHAT, incoming).await
 }
@@ -222,7 +206,7 @@ pub async fn azure_v1_chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let incoming = incoming("/openai/v1/chat/completions", &query, &headers, &body);
+    let incoming = Incoming::new("/openai/v1/chat/completions", &query, &headers, &body);
     serve(state, &AZURE_CHAT, incoming).await
 }
 
@@ -335,7 +319,7 @@ pub async fn responses(
     serve(
         state,
         &RESPONSES,
-        incoming("/v1/responses", &query, &headers, &body),
+        Incoming::new("/v1/responses", &query, &headers, &body),
     )
     .await
 }
@@ -351,7 +335,7 @@ pub async fn azure_v1_responses(
         authorized: azure_auth,
         ..RESPONSES
     };
-    let incoming = incoming("/openai/v1/responses", &query, &headers, &body);
+    let incoming = Incoming::new("/openai/v1/responses", &query, &headers, &body);
     serve(state, &api, incoming).await
 }
 
@@ -401,7 +385,7 @@ pub async fn embeddings(
     serve(
         state,
         &EMBEDDINGS,
-        incoming("/v1/embeddings", &query, &headers, &body),
+        Incoming::new("/v1/embeddings", &query, &headers, &body),
     )
     .await
 }
