@@ -10,5 +10,6 @@ pub mod openai;
 pub mod request;
 pub mod route;
 pub mod sse;
+pub mod tools;
 pub mod upstream;
 pub mod usage;

@@ -136,7 +136,7 @@ impl UsageChunkFilter {
 }
 
 /// The length of the first complete event (through its blank line), if any.
-fn event_end(buf: &[u8]) -> Option<usize> {
+pub(crate) fn event_end(buf: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < buf.len() {
         match buf[i] {
