@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use api_types::internal::{
-    mint_internal_token, ConfigChange, PriceTable, ProfileConfig, RevisionInfo, VirtualKeyConfig,
+    mint_internal_token, ConfigChange, PriceTable, RevisionInfo, VirtualKeyConfig,
     INTERNAL_TOKEN_TTL_SECS,
 };
 use futures::StreamExt;
@@ -27,6 +27,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use uuid::Uuid;
+
+use crate::guard::ServedProfile;
 
 /// Why config could not be fetched.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -129,7 +131,7 @@ pub struct ConfigClient {
     base_url: String,
     token: TokenMinter,
     settings: SyncSettings,
-    profiles: Cache<Uuid, Option<Arc<ProfileConfig>>>,
+    profiles: Cache<Uuid, Option<Arc<ServedProfile>>>,
     virtual_keys: Cache<[u8; 32], Option<Arc<VirtualKeyConfig>>>,
     /// The price table (one entry), dropped on any price change.
     prices: Cache<(), Option<Arc<PriceTable>>>,
@@ -188,7 +190,7 @@ impl ConfigClient {
     }
 
     /// The profile, or `None` when the control plane has no such profile.
-    pub async fn profile(&self, id: Uuid) -> Result<Option<Arc<ProfileConfig>>, ConfigError> {
+    pub async fn profile(&self, id: Uuid) -> Result<Option<Arc<ServedProfile>>, ConfigError> {
         let (profile, _) = self
             .lookup("profile", &self.profiles, id, || {
                 format!("/internal/v1/profiles/{id}")
@@ -347,6 +349,11 @@ impl ConfigClient {
             // every virtual key that uses it: drop them all (rare, and refetched lazily).
             "provider_key" => self.virtual_keys.invalidate_all(),
             "model_price" => self.prices.invalidate_all(),
+            // Policies and the organization's default are compiled into every profile they
+            // apply to: drop them all (rare, and refetched lazily).
+            "tool_invocation_policy" | "trusted_data_policy" | "organization" => {
+                self.profiles.invalidate_all()
+            }
             other => tracing::trace!(kind = other, "change to config not cached here"),
         }
         self.sync

@@ -5,6 +5,7 @@ pub mod config;
 pub mod credentials;
 pub mod drain;
 pub mod error;
+pub mod guard;
 pub mod metrics;
 pub mod proxy;
 pub mod settings;

@@ -50,6 +50,9 @@ pub struct Metrics {
     pub tokens: IntCounterVec,
     pub cost: CounterVec,
     pub unpriced: IntCounterVec,
+    pub tool_calls_blocked: IntCounterVec,
+    pub tool_calls: IntCounterVec,
+    pub tool_results: IntCounterVec,
     config_revision: IntGauge,
     config_staleness: Gauge,
     config_watch_live: IntGauge,
@@ -162,6 +165,25 @@ impl Metrics {
             open_streams: gauge(
                 "gatehouse_open_streams",
                 "Streaming responses being sent (an autoscaling signal for long streams)",
+            ),
+            tool_calls_blocked: counter(
+                &r,
+                "gatehouse_tool_calls_blocked_total",
+                "Tool calls removed from responses, by tool and reason (undeclared_tool, \
+                 invalid_arguments, block_always, block_when_context_is_untrusted, not_allowed)",
+                &["tool", "reason"],
+            ),
+            tool_calls: counter(
+                &r,
+                "gatehouse_tool_call_decisions_total",
+                "Tool calls judged by the policies, by decision (allowed, blocked)",
+                &["decision"],
+            ),
+            tool_results: counter(
+                &r,
+                "gatehouse_tool_results_total",
+                "Tool results read in requests, by verdict (trusted, untrusted, blocked)",
+                &["verdict"],
             ),
             upstream_errors: counter(
                 &r,

@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use api_types::internal::{ProfileConfig, ProviderKeyConfig, VirtualKeyConfig};
+use api_types::internal::{ProviderKeyConfig, VirtualKeyConfig};
 use api_types::{Provider, VIRTUAL_KEY_PREFIX};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use llm::dialect::{Dialect, ErrorKind};
 use llm::request::UsageChunkFilter;
 use llm::route::Endpoint;
+use llm::tools::ToolCallGuard;
 use llm::upstream::{AuthScheme, BaseUrl};
 use llm::usage::{Framing, Observed, ResponseObserver, Usage};
 use moka::future::Cache;
@@ -27,6 +28,7 @@ use crate::config::ConfigClient;
 use crate::credentials::ServerCredentials;
 use crate::drain::{Drain, InFlight};
 use crate::error::{write_json, ProxyError};
+use crate::guard::{self, CallTally, Judge, ServedProfile};
 use crate::metrics::{metrics, GaugeGuard, Metrics};
 use crate::settings::{UpstreamOptions, Upstreams};
 use crate::telemetry::{self, RequestSpan};
@@ -125,7 +127,17 @@ pub struct RequestCtx {
     usage_filter: Option<UsageChunkFilter>,
     /// How the response body is framed (once its header arrived).
     framing: Option<Framing>,
-    profile: Option<Arc<ProfileConfig>>,
+    profile: Option<Arc<ServedProfile>>,
+    /// The client sent `X-Gatehouse-Context-Untrusted: true`.
+    client_says_untrusted: bool,
+    /// The conversation was untrusted (once the body was read).
+    untrusted: bool,
+    /// Decides the response's tool calls (made once the request body was read).
+    judge: Option<Judge>,
+    /// Holds and judges tool calls as the response passes (once its head arrived).
+    tool_guard: Option<ToolCallGuard>,
+    /// What the judge decided, for the request's record.
+    tool_calls: Arc<std::sync::Mutex<CallTally>>,
     credential: Credential,
     body: BytesMut,
     error: Option<ProxyError>,
@@ -174,6 +186,11 @@ impl RequestCtx {
             // Only a successful SSE stream carries the usage chunk to hide.
             self.usage_filter = None;
         }
+        if let (true, Some(endpoint), Some(judge)) =
+            (status < 400, self.endpoint, self.judge.take())
+        {
+            self.tool_guard = ToolCallGuard::new(endpoint, framing, Box::new(judge));
+        }
         if let (true, Some(endpoint)) = (status < 400, self.endpoint) {
             let observer = ResponseObserver::new(endpoint, framing);
             self.observer = Some(if self.prompt.is_some() {
@@ -184,8 +201,39 @@ impl RequestCtx {
         }
     }
 
-    /// Bytes of the upstream's response body (before any filtering) passed.
-    fn response_chunk(&mut self, bytes: Option<&Bytes>, end_of_stream: bool) {
+    /// Bytes of the upstream's response body arrived: read them on the side, then return
+    /// what goes to the client (tool calls judged, hidden usage removed).
+    fn response_chunk(
+        &mut self,
+        bytes: Option<Bytes>,
+        end_of_stream: bool,
+    ) -> Result<Option<Bytes>, ProxyError> {
+        self.response_read(bytes.as_ref(), end_of_stream);
+        let mut out = bytes;
+        if let Some(guard) = self.tool_guard.as_mut() {
+            let mut sent = match out.take() {
+                Some(b) => guard
+                    .push(&b)
+                    .map_err(|e| ProxyError::StreamBroken(e.to_string()))?,
+                None => Bytes::new(),
+            };
+            if end_of_stream {
+                sent = concat(sent, guard.finish());
+            }
+            out = Some(sent);
+        }
+        if let Some(filter) = self.usage_filter.as_mut() {
+            let mut sent = out.take().map(|b| filter.push(&b)).unwrap_or_default();
+            if end_of_stream {
+                sent = concat(sent, filter.finish());
+            }
+            out = Some(sent);
+        }
+        Ok(out)
+    }
+
+    /// Reads the upstream's bytes (before any filtering) on the side.
+    fn response_read(&mut self, bytes: Option<&Bytes>, end_of_stream: bool) {
         if let (Some(observer), Some(bytes)) = (self.observer.as_mut(), bytes) {
             observer.push(bytes);
         }
@@ -459,6 +507,11 @@ impl ProxyHttp for Gateway {
             usage_filter: None,
             framing: None,
             profile: None,
+            client_says_untrusted: false,
+            untrusted: false,
+            judge: None,
+            tool_guard: None,
+            tool_calls: Arc::default(),
             credential: Credential::Passthrough,
             body: BytesMut::new(),
             error: None,
@@ -498,6 +551,12 @@ impl ProxyHttp for Gateway {
             .filter(|v| v.len() <= 128)
             .map(str::to_owned)
             .unwrap_or_else(|| Uuid::new_v4().simple().to_string());
+        ctx.client_says_untrusted = session
+            .req_header()
+            .headers
+            .get("x-gatehouse-context-untrusted")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let admitted = self.admit(session, ctx).await;
         ctx.overhead += ctx.started.elapsed();
         match admitted {
@@ -613,7 +672,14 @@ impl ProxyHttp for Gateway {
         upstream_request.insert_header("host", base.authority())?;
         // The side parser reads the body as it passes: ask for it uncompressed.
         upstream_request.insert_header("accept-encoding", "identity")?;
-        if ctx.dialect == Dialect::OpenAi && endpoint == Endpoint::ChatCompletions {
+        let results_may_change = endpoint.has_tools()
+            && ctx
+                .profile
+                .as_ref()
+                .is_some_and(|p| p.policies.may_block_results());
+        if results_may_change
+            || (ctx.dialect == Dialect::OpenAi && endpoint == Endpoint::ChatCompletions)
+        {
             // The body may be rewritten once read (stream usage), after this header has
             // gone: send it chunked rather than with the client's length.
             upstream_request.remove_header("content-length");
@@ -690,7 +756,12 @@ impl ProxyHttp for Gateway {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         ctx.response_started(upstream_response.status.as_u16(), content_type);
-        if ctx.usage_filter.is_some() {
+        let rewrites = ctx.usage_filter.is_some()
+            || ctx
+                .tool_guard
+                .as_ref()
+                .is_some_and(ToolCallGuard::holds_whole_body);
+        if rewrites {
             upstream_response.remove_header("content-length");
         }
         Ok(())
@@ -703,19 +774,10 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<Option<Duration>> {
-        ctx.response_chunk(body.as_ref(), end_of_stream);
-        if let Some(filter) = ctx.usage_filter.as_mut() {
-            let mut out = body.take().map(|b| filter.push(&b)).unwrap_or_default();
-            if end_of_stream {
-                let rest = filter.finish();
-                if !rest.is_empty() {
-                    let mut joined = BytesMut::from(&out[..]);
-                    joined.extend_from_slice(&rest);
-                    out = joined.freeze();
-                }
-            }
-            *body = Some(out);
-        }
+        *body = match ctx.response_chunk(body.take(), end_of_stream) {
+            Ok(out) => out,
+            Err(e) => return Err(fail(ctx, e)),
+        };
         if !end_of_stream && ctx.started.elapsed() > self.options.total_timeout {
             let limit = humantime::format_duration(self.options.total_timeout);
             return Err(fail(
@@ -804,6 +866,10 @@ impl ProxyHttp for Gateway {
         let profile = ctx.profile.as_ref().map(|p| p.id.to_string());
         let usage = ctx.observed.as_ref().and_then(|o| o.usage);
         let elapsed = ctx.started.elapsed();
+        let (tools_allowed, tools_blocked) = {
+            let tally = ctx.tool_calls.lock().unwrap_or_else(|p| p.into_inner());
+            (tally.allowed, tally.blocked)
+        };
         let cost = match (usage, ctx.provider) {
             (Some(u), Some(p)) => self.cost(p, ctx, u).await,
             _ => None,
@@ -826,6 +892,9 @@ impl ProxyHttp for Gateway {
             input_tokens = usage.map(|u| u.input_tokens),
             output_tokens = usage.map(|u| u.output_tokens),
             cost_usd = cost,
+            untrusted = ctx.untrusted,
+            tool_calls_allowed = tools_allowed,
+            tool_calls_blocked = tools_blocked,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             overhead_us = ctx.overhead.as_micros() as u64,
             error = e.map(|e| e.etype().as_str()),
@@ -1113,16 +1182,16 @@ impl Gateway {
         loop {
             match response.chunk().await.map_err(upstream_error)? {
                 Some(bytes) => {
-                    ctx.response_chunk(Some(&bytes), false);
+                    let out = ctx.response_chunk(Some(bytes), false)?;
                     session
-                        .write_response_body(Some(bytes), false)
+                        .write_response_body(out, false)
                         .await
                         .map_err(SignedFailure::Client)?;
                 }
                 None => {
-                    ctx.response_chunk(None, true);
+                    let out = ctx.response_chunk(None, true)?;
                     return session
-                        .write_response_body(Some(Bytes::new()), true)
+                        .write_response_body(Some(out.unwrap_or_default()), true)
                         .await
                         .map_err(SignedFailure::Client);
                 }
@@ -1194,6 +1263,9 @@ fn inspect_body(
         return Err(ProxyError::ModelNotAllowed(peek.model));
     }
     let mut whole = whole;
+    if let Some(profile) = ctx.profile.clone() {
+        whole = screen_tools(ctx, &profile, endpoint, whole)?;
+    }
     if asks_for_hidden_usage(ctx.provider, endpoint, &peek) {
         if let Some(rewritten) = llm::request::ask_for_usage(&whole) {
             whole = rewritten;
@@ -1204,6 +1276,58 @@ fn inspect_body(
         ctx.prompt = prompt_text(&whole);
     }
     Ok(whole)
+}
+
+/// Screens the conversation's tool results with the profile's policies (rewriting the
+/// body when one is withheld) and prepares the judge for the response's tool calls.
+fn screen_tools(
+    ctx: &mut RequestCtx,
+    profile: &ServedProfile,
+    endpoint: Endpoint,
+    whole: Bytes,
+) -> Result<Bytes, ProxyError> {
+    if !endpoint.has_tools() {
+        return Ok(whole);
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(&whole)
+        .map_err(|e| ProxyError::InvalidBody(llm::request::RequestError::MalformedJson(e)))?;
+    let untrusted = profile.consider_context_untrusted || ctx.client_says_untrusted;
+    let (screened, changed) =
+        guard::screen_request(&profile.policies, endpoint, &mut value, untrusted);
+    if screened.results_withheld > 0 {
+        tracing::info!(
+            request_id = %ctx.request_id,
+            withheld = screened.results_withheld,
+            "tool results withheld by policy"
+        );
+    }
+    ctx.untrusted = screened.untrusted;
+    ctx.judge = Some(Judge {
+        policies: profile.policies.clone(),
+        declared: screened.declared,
+        untrusted: screened.untrusted,
+        tally: ctx.tool_calls.clone(),
+    });
+    if !changed {
+        return Ok(whole);
+    }
+    serde_json::to_vec(&value)
+        .map(Bytes::from)
+        .map_err(|e| ProxyError::InvalidBody(llm::request::RequestError::MalformedJson(e)))
+}
+
+/// `a` then `b`, copied only when both have bytes.
+fn concat(a: Bytes, b: Bytes) -> Bytes {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    let mut joined = BytesMut::with_capacity(a.len() + b.len());
+    joined.extend_from_slice(&a);
+    joined.extend_from_slice(&b);
+    joined.freeze()
 }
 
 /// Whether to ask an OpenAI-compatible upstream for stream usage the client did not ask

@@ -6,6 +6,7 @@ use axum::extract::State;
 use uuid::Uuid;
 
 use super::crud::fetch;
+use super::policies::{applying_to, ToolInvocationPolicies, TrustedDataPolicies};
 use super::profiles::Profiles;
 use crate::auth::Internal;
 use crate::db;
@@ -22,6 +23,11 @@ pub async fn profile(
     let profile = fetch::<Profiles>(&mut conn, id)
         .await?
         .ok_or(ApiError::NotFound("profile"))?;
+    let organization = super::organization::load(&mut conn, false).await?;
+    let tool_invocation_policies =
+        applying_to::<ToolInvocationPolicies>(&mut conn, profile.id, profile.team_id).await?;
+    let trusted_data_policies =
+        applying_to::<TrustedDataPolicies>(&mut conn, profile.id, profile.team_id).await?;
     Ok(ApiJson(ProfileConfig {
         id: profile.id,
         name: profile.name,
@@ -30,6 +36,9 @@ pub async fn profile(
         consider_context_untrusted: profile.consider_context_untrusted,
         require_virtual_key: profile.require_virtual_key,
         allowed_models: profile.allowed_models,
+        global_tool_policy: organization.global_tool_policy,
+        tool_invocation_policies,
+        trusted_data_policies,
     }))
 }
 

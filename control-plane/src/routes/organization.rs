@@ -17,7 +17,7 @@ use crate::db::changes;
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
 
-async fn load(conn: &mut PgConnection, lock: bool) -> Result<Organization, ApiError> {
+pub(super) async fn load(conn: &mut PgConnection, lock: bool) -> Result<Organization, ApiError> {
     let sql = if lock {
         "SELECT name, global_tool_policy, version, updated_at FROM organization WHERE id = 1 \
          FOR UPDATE"

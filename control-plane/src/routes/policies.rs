@@ -31,6 +31,9 @@ async fn check_scope(
 ) -> Result<(), ApiError> {
     validate::tool_name(scope.tool_name)?;
     validate::conditions(scope.conditions)?;
+    // The data plane compiles policies with this crate: what it refuses never gets stored.
+    policy::validate(scope.tool_name, scope.conditions)
+        .map_err(|e| ApiError::invalid("conditions", e.to_string()))?;
     if let Some(profile) = scope.profile_id {
         references::profile_in_team(state, principal, "profile_id", profile, scope.team_id).await?;
     }
@@ -41,6 +44,26 @@ fn push_profile_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &ListFilter)
     if let Some(profile) = filter.profile_id {
         qb.push(" AND r.profile_id = ").push_bind(profile);
     }
+}
+
+/// The policies of kind `R` that apply to a profile: its own, its team's that name no
+/// profile, and the organization's that name neither; oldest first.
+pub async fn applying_to<R: Resource>(
+    conn: &mut PgConnection,
+    profile_id: Uuid,
+    team_id: Option<Uuid>,
+) -> Result<Vec<R::Output>, sqlx::Error> {
+    let sql = format!(
+        "SELECT * FROM ({}) r WHERE r.profile_id = $1 OR (r.profile_id IS NULL AND \
+         (r.team_id IS NULL OR r.team_id = $2)) ORDER BY r.created_at, r.id",
+        R::SELECT
+    );
+    let rows: Vec<R::Row> = sqlx::query_as(&sql)
+        .bind(profile_id)
+        .bind(team_id)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(R::output).collect()
 }
 
 /// A stored action this build does not know (written by a newer version).

@@ -96,13 +96,14 @@ pub struct ApiKeyInput {
 }
 
 /// What happens to a tool call that no tool-invocation policy matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum GlobalToolPolicy {
-    /// Allowed, unless the context is untrusted and a policy blocks it.
+    /// Tool calls are allowed unless a policy blocks them.
+    #[default]
     Permissive,
-    /// Blocked once the context is untrusted, unless a policy allows it.
+    /// Tool calls are blocked unless a policy allows them.
     Restrictive,
 }
 

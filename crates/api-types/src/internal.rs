@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::Provider;
+use crate::{GlobalToolPolicy, Provider, ToolInvocationPolicy, TrustedDataPolicy};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -31,6 +31,16 @@ pub struct ProfileConfig {
     /// Per provider, the only models allowed; a provider not listed allows all.
     #[serde(default)]
     pub allowed_models: BTreeMap<Provider, Vec<String>>,
+    /// The organization's default for tool calls no policy decides.
+    #[serde(default)]
+    pub global_tool_policy: GlobalToolPolicy,
+    /// The tool-invocation policies that apply: the profile's own, its team's and the
+    /// organization's.
+    #[serde(default)]
+    pub tool_invocation_policies: Vec<ToolInvocationPolicy>,
+    /// The trusted-data policies that apply, chosen the same way.
+    #[serde(default)]
+    pub trusted_data_policies: Vec<TrustedDataPolicy>,
 }
 
 impl ProfileConfig {

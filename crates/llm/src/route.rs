@@ -37,6 +37,14 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Whether requests and responses of this endpoint carry tool use.
+    pub fn has_tools(self) -> bool {
+        !matches!(
+            self,
+            Endpoint::Embeddings | Endpoint::Models | Endpoint::CountTokens
+        )
+    }
+
     /// The API's name in metrics, logs and traces (`chat_completions`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -103,11 +103,6 @@ impl Compiled {
         Ok(Compiled { target, test })
     }
 
-    /// Whether this condition reads the request context rather than a call or a result.
-    pub(crate) fn is_context(&self) -> bool {
-        !matches!(self.target, Target::Json(_))
-    }
-
     /// Evaluates a context condition; `None` for a JSON-path condition.
     pub(crate) fn holds_in(&self, context: &Context) -> Option<bool> {
         let found = match &self.target {
@@ -169,7 +164,7 @@ fn same(found: &Value, want: &Value) -> bool {
     found == want
         || match (found, want) {
             (Value::String(s), other) | (other, Value::String(s)) if !other.is_string() => {
-                *s == other.to_string()
+                serde_json::from_str::<Value>(s).is_ok_and(|v| v == *other)
             }
             _ => false,
         }

@@ -78,9 +78,13 @@ impl Rewriter for Gemini {
     fn body(&mut self, body: &mut Value, judge: &mut dyn ToolJudge) -> bool {
         match body {
             // `streamGenerateContent` without `alt=sse`: a JSON array of responses.
-            Value::Array(responses) => responses
-                .iter_mut()
-                .fold(false, |changed, r| judge_response(r, judge) || changed),
+            Value::Array(responses) => {
+                let mut changed = false;
+                for r in responses {
+                    changed |= judge_response(r, judge);
+                }
+                changed
+            }
             response => judge_response(response, judge),
         }
     }

@@ -128,7 +128,7 @@ pub(crate) struct Event {
 }
 
 /// What a format's stream rewriter does with each event.
-pub(crate) trait Rewriter: Send {
+pub(crate) trait Rewriter: Send + Sync {
     /// Whether the event's raw bytes may concern tool calls (cheap; `false` lets it pass
     /// without being parsed).
     fn concerns_tools(&self, name: Option<&str>, raw: &[u8]) -> bool;
@@ -168,7 +168,7 @@ enum Frames {
 pub struct ToolCallGuard {
     frames: Frames,
     rewriter: Box<dyn Rewriter>,
-    judge: Box<dyn ToolJudge + Send>,
+    judge: Box<dyn ToolJudge + Send + Sync>,
     /// The body was too large to judge whole: it went out as it came.
     gave_up: bool,
 }
@@ -186,7 +186,7 @@ impl ToolCallGuard {
     pub fn new(
         endpoint: Endpoint,
         framing: Framing,
-        judge: Box<dyn ToolJudge + Send>,
+        judge: Box<dyn ToolJudge + Send + Sync>,
     ) -> Option<Self> {
         let frames = match framing {
             Framing::Json => Frames::Json(BytesMut::new()),
