@@ -46,6 +46,22 @@ fn message(reply: &Reply, content: Value, stop: Option<&str>, output: usize) -> 
 }
 
 fn whole(reply: &Reply) -> Value {
+    if !reply.calls.is_empty() {
+        let blocks: Vec<Value> = reply
+            .calls
+            .iter()
+            .map(|c| {
+                json!({"type": "tool_use", "id": c.id, "name": c.name,
+                            "input": c.arguments_json()})
+            })
+            .collect();
+        return message(
+            reply,
+            Value::Array(blocks),
+            Some("tool_use"),
+            reply.completion_tokens(),
+        );
+    }
     let content = json!([{"type": "text", "text": reply.text()}]);
     message(reply, content, Some("end_turn"), reply.completion_tokens())
 }
@@ -66,6 +82,32 @@ fn events(reply: &Reply) -> Vec<Bytes> {
         ),
         event("ping", json!({})),
     ];
+    if !reply.calls.is_empty() {
+        events.pop();
+        events.remove(1);
+        for (index, call) in reply.calls.iter().enumerate() {
+            events.push(event(
+                "content_block_start",
+                json!({"index": index, "content_block": {"type": "tool_use", "id": call.id,
+                       "name": call.name, "input": {}}}),
+            ));
+            for piece in call.argument_pieces() {
+                events.push(event(
+                    "content_block_delta",
+                    json!({"index": index,
+                           "delta": {"type": "input_json_delta", "partial_json": piece}}),
+                ));
+            }
+            events.push(event("content_block_stop", json!({"index": index})));
+        }
+        events.push(event(
+            "message_delta",
+            json!({"delta": {"stop_reason": "tool_use", "stop_sequence": null},
+                   "usage": {"output_tokens": reply.completion_tokens()}}),
+        ));
+        events.push(event("message_stop", json!({})));
+        return events;
+    }
     for text in &reply.chunks {
         events.push(event(
             "content_block_delta",

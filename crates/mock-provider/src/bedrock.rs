@@ -46,6 +46,19 @@ fn usage(reply: &Reply) -> Value {
 }
 
 fn whole(reply: &Reply) -> Value {
+    if !reply.calls.is_empty() {
+        let content: Vec<Value> = reply
+            .calls
+            .iter()
+            .map(|c| {
+                json!({"toolUse": {"toolUseId": c.id, "name": c.name,
+                                        "input": c.arguments_json()}})
+            })
+            .collect();
+        return json!({"output": {"message": {"role": "assistant", "content": content}},
+                      "stopReason": "tool_use", "usage": usage(reply),
+                      "metrics": {"latencyMs": 1}});
+    }
     json!({"output": {"message": {"role": "assistant", "content": [{"text": reply.text()}]}},
            "stopReason": "end_turn", "usage": usage(reply), "metrics": {"latencyMs": 1}})
 }
@@ -53,6 +66,31 @@ fn whole(reply: &Reply) -> Value {
 fn events(reply: &Reply) -> Vec<Bytes> {
     let event = |name: &str, payload: Value| eventstream::event(name, payload.to_string());
     let mut events = vec![event("messageStart", json!({"role": "assistant"}))];
+    if !reply.calls.is_empty() {
+        for (index, call) in reply.calls.iter().enumerate() {
+            events.push(event(
+                "contentBlockStart",
+                json!({"contentBlockIndex": index,
+                       "start": {"toolUse": {"toolUseId": call.id, "name": call.name}}}),
+            ));
+            for piece in call.argument_pieces() {
+                events.push(event(
+                    "contentBlockDelta",
+                    json!({"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}}),
+                ));
+            }
+            events.push(event(
+                "contentBlockStop",
+                json!({"contentBlockIndex": index}),
+            ));
+        }
+        events.push(event("messageStop", json!({"stopReason": "tool_use"})));
+        events.push(event(
+            "metadata",
+            json!({"usage": usage(reply), "metrics": {"latencyMs": 1}}),
+        ));
+        return events;
+    }
     for text in &reply.chunks {
         events.push(event(
             "contentBlockDelta",

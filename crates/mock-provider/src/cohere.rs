@@ -26,7 +26,23 @@ fn usage(reply: &Reply) -> Value {
     json!({"billed_units": tokens, "tokens": tokens})
 }
 
+fn tool_call(call: &crate::reply::CallReply, arguments: &str) -> Value {
+    json!({"id": call.id, "type": "function",
+           "function": {"name": call.name, "arguments": arguments}})
+}
+
 fn whole(reply: &Reply) -> Value {
+    if !reply.calls.is_empty() {
+        let calls: Vec<Value> = reply
+            .calls
+            .iter()
+            .map(|c| tool_call(c, &c.arguments))
+            .collect();
+        return json!({"id": reply.id, "finish_reason": "TOOL_CALL",
+            "message": {"role": "assistant", "tool_plan": "I will call the tools.",
+                        "tool_calls": calls},
+            "usage": usage(reply)});
+    }
     json!({"id": reply.id, "finish_reason": "COMPLETE",
            "message": {"role": "assistant", "content": [{"type": "text", "text": reply.text()}]},
            "usage": usage(reply)})
@@ -48,6 +64,29 @@ fn events(reply: &Reply) -> Vec<Bytes> {
             json!({"index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}}),
         ),
     ];
+    if !reply.calls.is_empty() {
+        events.pop();
+        for (index, call) in reply.calls.iter().enumerate() {
+            events.push(event(
+                "tool-call-start",
+                json!({"index": index,
+                       "delta": {"message": {"tool_calls": tool_call(call, "")}}}),
+            ));
+            for piece in call.argument_pieces() {
+                events.push(event(
+                    "tool-call-delta",
+                    json!({"index": index, "delta": {"message": {"tool_calls":
+                           {"function": {"arguments": piece}}}}}),
+                ));
+            }
+            events.push(event("tool-call-end", json!({"index": index})));
+        }
+        events.push(event(
+            "message-end",
+            json!({"delta": {"finish_reason": "TOOL_CALL", "usage": usage(reply)}}),
+        ));
+        return events;
+    }
     for text in &reply.chunks {
         events.push(event(
             "content-delta",

@@ -50,16 +50,36 @@ fn response(reply: &Reply, text: &str, last: bool) -> Value {
 }
 
 fn whole(reply: &Reply) -> Value {
+    if !reply.calls.is_empty() {
+        return calls_response(reply);
+    }
     response(reply, &reply.text(), true)
 }
 
-fn chunks(reply: &Reply) -> impl Iterator<Item = Value> + '_ {
-    let n = reply.chunks.len();
-    reply
-        .chunks
+/// Every call as a `functionCall` part of one response (Gemini sends calls whole).
+fn calls_response(reply: &Reply) -> Value {
+    let mut r = response(reply, "", true);
+    let parts: Vec<Value> = reply
+        .calls
         .iter()
-        .enumerate()
-        .map(move |(i, text)| response(reply, text, i + 1 == n))
+        .map(|c| json!({"functionCall": {"name": c.name, "args": c.arguments_json()}}))
+        .collect();
+    r["candidates"][0]["content"]["parts"] = Value::Array(parts);
+    r
+}
+
+fn chunks(reply: &Reply) -> Box<dyn Iterator<Item = Value> + '_> {
+    if !reply.calls.is_empty() {
+        return Box::new(std::iter::once(calls_response(reply)));
+    }
+    let n = reply.chunks.len();
+    Box::new(
+        reply
+            .chunks
+            .iter()
+            .enumerate()
+            .map(move |(i, text)| response(reply, text, i + 1 == n)),
+    )
 }
 
 fn sse_events(reply: &Reply) -> Vec<Bytes> {

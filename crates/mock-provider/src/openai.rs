@@ -58,6 +58,24 @@ fn usage(reply: &Reply) -> Value {
 }
 
 pub fn completion(reply: &Reply) -> Value {
+    if !reply.calls.is_empty() {
+        let calls: Vec<Value> = reply
+            .calls
+            .iter()
+            .map(|c| {
+                json!({"id": c.id, "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments}})
+            })
+            .collect();
+        return json!({
+            "id": reply.id, "object": "chat.completion",
+            "created": reply.created, "model": reply.model, "system_fingerprint": "fp_mock",
+            "choices": [{"index": 0, "logprobs": null, "finish_reason": "tool_calls",
+                "message": {"role": "assistant", "content": null, "refusal": null,
+                            "tool_calls": calls}}],
+            "usage": usage(reply),
+        });
+    }
     json!({
         "id": reply.id, "object": "chat.completion",
         "created": reply.created, "model": reply.model, "system_fingerprint": "fp_mock",
@@ -86,13 +104,28 @@ pub fn chat_events(reply: &Reply) -> Vec<Bytes> {
         None,
         &chunk(reply, json!({"role": "assistant", "content": ""}), None),
     )];
-    events.extend(
-        reply
-            .chunks
-            .iter()
-            .map(|c| sse(None, &chunk(reply, json!({"content": c}), None))),
-    );
-    events.push(sse(None, &chunk(reply, json!({}), Some("stop"))));
+    if reply.calls.is_empty() {
+        events.extend(
+            reply
+                .chunks
+                .iter()
+                .map(|c| sse(None, &chunk(reply, json!({"content": c}), None))),
+        );
+        events.push(sse(None, &chunk(reply, json!({}), Some("stop"))));
+    } else {
+        // Each call: its id and name first, then its arguments a few characters at a time.
+        for (index, call) in reply.calls.iter().enumerate() {
+            let start = json!({"tool_calls": [{"index": index, "id": call.id, "type": "function",
+                                "function": {"name": call.name, "arguments": ""}}]});
+            events.push(sse(None, &chunk(reply, start, None)));
+            for piece in call.argument_pieces() {
+                let delta = json!({"tool_calls": [{"index": index,
+                                    "function": {"arguments": piece}}]});
+                events.push(sse(None, &chunk(reply, delta, None)));
+            }
+        }
+        events.push(sse(None, &chunk(reply, json!({}), Some("tool_calls"))));
+    }
     if reply.include_usage {
         let mut last = chunk(reply, json!({}), None);
         last["choices"] = json!([]);
@@ -237,12 +270,75 @@ fn message_item(reply: &Reply, text: &str, status: &str) -> Value {
            "role": "assistant", "content": content})
 }
 
+fn call_item(call: &crate::reply::CallReply, status: &str) -> Value {
+    let arguments = if status == "completed" {
+        call.arguments.as_str()
+    } else {
+        ""
+    };
+    json!({"type": "function_call", "id": format!("fc_{}", call.id), "call_id": call.id,
+           "name": call.name, "arguments": arguments, "status": status})
+}
+
 fn whole_response(reply: &Reply) -> Value {
+    if !reply.calls.is_empty() {
+        let items: Vec<Value> = reply
+            .calls
+            .iter()
+            .map(|c| call_item(c, "completed"))
+            .collect();
+        return response_object(reply, "completed", Value::Array(items));
+    }
     let item = message_item(reply, &reply.text(), "completed");
     response_object(reply, "completed", json!([item]))
 }
 
+/// A streamed reply of function calls, each as its own output item.
+fn call_events(reply: &Reply) -> Vec<Bytes> {
+    let mut seq = 0u64;
+    let mut event = |name: &str, mut data: Value| {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(seq);
+        seq += 1;
+        sse(Some(name), &data)
+    };
+    let created = response_object(reply, "in_progress", json!([]));
+    let mut events = vec![
+        event("response.created", json!({"response": created})),
+        event("response.in_progress", json!({"response": created})),
+    ];
+    for (index, call) in reply.calls.iter().enumerate() {
+        let item_id = format!("fc_{}", call.id);
+        events.push(event(
+            "response.output_item.added",
+            json!({"output_index": index, "item": call_item(call, "in_progress")}),
+        ));
+        for piece in call.argument_pieces() {
+            events.push(event(
+                "response.function_call_arguments.delta",
+                json!({"item_id": item_id, "output_index": index, "delta": piece}),
+            ));
+        }
+        events.push(event(
+            "response.function_call_arguments.done",
+            json!({"item_id": item_id, "output_index": index, "arguments": call.arguments}),
+        ));
+        events.push(event(
+            "response.output_item.done",
+            json!({"output_index": index, "item": call_item(call, "completed")}),
+        ));
+    }
+    events.push(event(
+        "response.completed",
+        json!({"response": whole_response(reply)}),
+    ));
+    events
+}
+
 fn response_events(reply: &Reply) -> Vec<Bytes> {
+    if !reply.calls.is_empty() {
+        return call_events(reply);
+    }
     let item_id = format!("msg_{}", reply.id);
     let mut seq = 0u64;
     let mut event = |name: &str, mut data: Value| {

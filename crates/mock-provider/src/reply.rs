@@ -52,6 +52,81 @@ pub struct Reply {
     /// Embeddings: how many inputs, and whether they are wanted base64-encoded.
     pub inputs: usize,
     pub base64: bool,
+    /// Tool calls the conversation's last message directs (see [`directed_calls`]); when
+    /// there are any, the reply is these calls instead of text.
+    pub calls: Vec<CallReply>,
+}
+
+/// One tool call the mock makes.
+#[derive(Debug, Clone)]
+pub struct CallReply {
+    pub id: String,
+    pub name: String,
+    /// The arguments' JSON text, exactly as the directive wrote it.
+    pub arguments: String,
+}
+
+impl CallReply {
+    /// The arguments in small pieces, as a model streams them (split on char boundaries).
+    pub fn argument_pieces(&self) -> Vec<String> {
+        let chars: Vec<char> = self.arguments.chars().collect();
+        chars.chunks(5).map(|c| c.iter().collect()).collect()
+    }
+
+    /// The arguments as a JSON value (`{}` when they are not JSON).
+    pub fn arguments_json(&self) -> Value {
+        serde_json::from_str(&self.arguments).unwrap_or_else(|_| serde_json::json!({}))
+    }
+}
+
+/// The tool calls a mock "model" makes: it obeys every `<<call:NAME ARGS>>` directive in the
+/// conversation's last message (a user's text or a tool's result), the way a model steered
+/// by injected text would. `ARGS` is the arguments' JSON text. The conversation is
+/// `messages`, `input` or `contents`, whichever the format uses.
+pub fn directed_calls(request: &Value) -> Vec<CallReply> {
+    let conversation = ["messages", "input", "contents"]
+        .iter()
+        .map(|f| &request[*f])
+        .find(|v| !v.is_null());
+    let last = match conversation {
+        Some(Value::Array(items)) => items.last(),
+        other => other,
+    };
+    let mut texts = Vec::new();
+    if let Some(last) = last {
+        strings(last, &mut texts);
+    }
+    let mut calls = Vec::new();
+    for text in texts {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("<<call:") {
+            rest = &rest[at + 7..];
+            let Some(end) = rest.find(">>") else { break };
+            let directive = &rest[..end];
+            rest = &rest[end + 2..];
+            let (name, arguments) = directive.split_once(' ').unwrap_or((directive, "{}"));
+            calls.push(CallReply {
+                id: format!("call_{}_{}", calls.len(), rand_id() % 1_000_000),
+                name: name.to_owned(),
+                arguments: arguments.to_owned(),
+            });
+        }
+    }
+    calls
+}
+
+/// Every string inside a value (a tool result's JSON may hold the directive in a field).
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => match serde_json::from_str(s) {
+            // A tool result that is itself JSON text: its strings, unescaped.
+            Ok(inner @ (Value::Object(_) | Value::Array(_))) => strings(&inner, out),
+            _ => out.push(s.clone()),
+        },
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
 }
 
 impl Reply {
@@ -70,6 +145,7 @@ impl Reply {
             include_usage: request["stream_options"]["include_usage"].as_bool() == Some(true),
             inputs,
             base64: request["encoding_format"] == "base64",
+            calls: directed_calls(request),
         }
     }
 
@@ -78,6 +154,10 @@ impl Reply {
     }
 
     pub fn completion_tokens(&self) -> usize {
-        self.chunks.len()
+        if self.calls.is_empty() {
+            self.chunks.len()
+        } else {
+            self.calls.iter().map(|c| c.arguments.len() / 4 + 1).sum()
+        }
     }
 }
