@@ -20,7 +20,7 @@ pub(super) fn screen_results(
             let name = response["name"].as_str().map(str::to_owned);
             let found = ToolResult {
                 tool: name.as_deref(),
-                document: response["response"].clone(),
+                document: result_document(&response["response"]),
             };
             if let Some(notice) = screen(found) {
                 response["response"] = json!({"result": notice});
@@ -29,6 +29,18 @@ pub(super) fn screen_results(
         }
     }
     changed
+}
+
+/// A `functionResponse.response`: an object that wraps one text field (`{"result": …}`,
+/// the SDKs' convention) reads as that text's document; any other object as itself.
+fn result_document(response: &Value) -> Value {
+    match response.as_object() {
+        Some(fields) if fields.len() == 1 => match fields.values().next() {
+            Some(Value::String(text)) => super::document(text),
+            _ => response.clone(),
+        },
+        _ => response.clone(),
+    }
 }
 
 pub(super) struct Gemini;
