@@ -425,7 +425,7 @@ fn tool_results_are_found_by_their_calls_name_in_every_format() {
             Endpoint::GenerateContent,
             json!({"contents": [
             {"role": "user", "parts": [{"functionResponse": {"name": "read_mail",
-                "response": {"body": "evil"}}}]}]}),
+                "response": {"result": "{\"body\":\"evil\"}"}}}]}]}),
         ),
         (
             Endpoint::Converse,
