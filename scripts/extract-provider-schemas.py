@@ -88,6 +88,10 @@ def bedrock():
 
     def convert(shape):
         kind = shape["type"]
+        if shape.get("document"):
+            # Any JSON (a tool's input schema, a tool call's input): botocore marks these
+            # as structures with `"document": true`.
+            return {}
         if kind == "structure":
             members = {
                 name: ref(m["shape"])
