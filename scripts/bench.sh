@@ -42,6 +42,8 @@ out=$(GATEHOUSE_ADMIN_API_KEY="$admin_key" pin 1 "$bin/gatehouse-bench" control-
 echo "$out"
 cache=$(pin 1 "$bin/gatehouse-bench" config-cache --json bench/results/config-cache.json)
 echo "$cache"
+policies=$(pin 1 "$bin/gatehouse-bench" policies --json bench/results/policies.json)
+echo "$policies"
 
 # Data plane with metrics and tracing off, then on (spans to a sink), same mock upstream.
 internal_secret="bench-internal-secret-0123456789abcdef0123"
@@ -168,6 +170,15 @@ echo "$streaming"
   echo "Propagation of a change to three workers (two control-plane replicas) is measured by"
   echo "\`tests/e2e/test_config_distribution.py\` in \`make test\`, which prints p50 / p99 over 100"
   echo "changes. Raw figures: \`bench/results/config-cache.json\`."
+  echo
+  echo "## Policy evaluation"
+  echo
+  echo "One tool call judged against 100 tool-invocation policies (globs, argument conditions,"
+  echo "every action), and a 200-chunk text-only chat stream through the tool-call guard with 100"
+  echo "policies, with none, and without a guard, in process. Raw figures:"
+  echo "\`bench/results/policies.json\`."
+  echo
+  echo "$policies" | sed -n '2,$p'
   echo
   echo "## Cost of metrics and tracing"
   echo

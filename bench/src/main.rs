@@ -99,6 +99,14 @@ enum Command {
         #[arg(long)]
         addr: std::net::SocketAddr,
     },
+    /// Cost of policy evaluation: one tool call against 100 policies, and a text-only
+    /// stream through the tool-call guard with 100 policies, with none, and unguarded.
+    Policies {
+        #[arg(long, default_value_t = 200_000)]
+        calls: u64,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Per-lookup cost of a data-plane config cache hit.
     ConfigCache {
         /// Lookups timed per case.
@@ -402,6 +410,7 @@ async fn main() -> anyhow::Result<()> {
             json,
         } => control_plane(url, api_key, rate, seconds, json).await,
         Command::ConfigCache { lookups, json } => config_cache(lookups, json).await,
+        Command::Policies { calls, json } => policies(calls, json),
         Command::DataPlane {
             targets,
             profile,
@@ -468,6 +477,152 @@ async fn fake_control_plane() -> anyhow::Result<String> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(format!("http://{addr}"))
+}
+
+/// 100 tool-invocation policies of every action, a third with argument conditions.
+fn hundred_policies() -> Vec<api_types::ToolInvocationPolicy> {
+    use api_types::{Condition, Operator, ToolAction, ToolInvocationPolicy};
+    let actions = [
+        ToolAction::BlockWhenContextIsUntrusted,
+        ToolAction::AllowAlways,
+        ToolAction::BlockAlways,
+        ToolAction::AllowWhenContextIsUntrusted,
+    ];
+    (0..100)
+        .map(|i| ToolInvocationPolicy {
+            id: uuid::Uuid::new_v4(),
+            team_id: None,
+            profile_id: None,
+            tool_name: match i % 4 {
+                0 => "send_*".to_owned(),
+                1 => "send_email".to_owned(),
+                _ => format!("tool_{i}"),
+            },
+            conditions: if i % 3 == 0 {
+                vec![Condition {
+                    path: "$.to".into(),
+                    operator: if i % 2 == 0 {
+                        Operator::EndsWith
+                    } else {
+                        Operator::Regex
+                    },
+                    value: serde_json::json!(format!("@domain{i}\\.example")),
+                }]
+            } else {
+                Vec::new()
+            },
+            action: actions[i % 4],
+            reason: Some(format!("policy {i}")),
+            version: 1,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        })
+        .collect()
+}
+
+/// Judges every call by the policies (as the data plane does), holding what may be blocked.
+struct BenchJudge(Arc<policy::PolicySet>);
+
+impl llm::tools::ToolJudge for BenchJudge {
+    fn may_block(&self, name: &str) -> bool {
+        self.0.may_block(name, true, true)
+    }
+    fn judge(&mut self, name: &str, arguments: &str) -> Option<String> {
+        let call = policy::Call {
+            name,
+            arguments,
+            declared: true,
+        };
+        match self.0.judge_call(call, true) {
+            policy::CallVerdict::Allow => None,
+            policy::CallVerdict::Block(b) => Some(b.message),
+        }
+    }
+}
+
+fn policies(calls: u64, out: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    use api_types::GlobalToolPolicy;
+    use llm::route::Endpoint;
+    use llm::tools::ToolCallGuard;
+    use llm::usage::Framing;
+    let compile = |tools: &[api_types::ToolInvocationPolicy]| {
+        policy::PolicySet::compile(
+            GlobalToolPolicy::Permissive,
+            tools,
+            &[],
+            &Default::default(),
+        )
+        .map(Arc::new)
+    };
+    let hundred = compile(&hundred_policies())?;
+    let none = compile(&[])?;
+    let arguments =
+        r#"{"to":"someone@domain33.example","subject":"hello","body":"see you at ten"}"#;
+    let started = Instant::now();
+    for _ in 0..calls {
+        let call = policy::Call {
+            name: "send_email",
+            arguments,
+            declared: true,
+        };
+        std::hint::black_box(hundred.judge_call(std::hint::black_box(call), true));
+    }
+    let call_us = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
+
+    // A 200-chunk text-only stream, as the mock sends it, in 200 reads.
+    let chunk = |text: &str| {
+        format!(
+            "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\
+             \"model\":\"gpt-4o-mini\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}},\
+             \"finish_reason\":null}}]}}\n\n"
+        )
+    };
+    let events: Vec<bytes::Bytes> = (0..200)
+        .map(|i| chunk(&format!("word{i} ")).into())
+        .collect();
+    let streams = (calls / 200).max(100);
+    let run = |set: Option<&Arc<policy::PolicySet>>| -> f64 {
+        let started = Instant::now();
+        for _ in 0..streams {
+            let mut guard = set.and_then(|s| {
+                ToolCallGuard::new(
+                    Endpoint::ChatCompletions,
+                    Framing::Sse,
+                    Box::new(BenchJudge(s.clone())),
+                )
+            });
+            for e in &events {
+                match guard.as_mut() {
+                    Some(g) => drop(std::hint::black_box(g.push(e))),
+                    None => drop(std::hint::black_box(e.clone())),
+                }
+            }
+            if let Some(g) = guard.as_mut() {
+                std::hint::black_box(g.finish());
+            }
+        }
+        started.elapsed().as_secs_f64() * 1e6 / (streams * 200) as f64
+    };
+    let (bare, empty, full) = (run(None), run(Some(&none)), run(Some(&hundred)));
+    println!("policy evaluation, single-threaded");
+    println!("| case | µs | ratio |");
+    println!("|---|---:|---:|");
+    println!("| one tool call against 100 policies (untrusted context) | {call_us:.2} per call | target < 20 |");
+    println!("| text chunk, no guard | {bare:.3} per chunk | 1.00 |");
+    println!(
+        "| text chunk, guard with no policies | {empty:.3} per chunk | {:.2} |",
+        empty / bare.max(1e-9)
+    );
+    println!(
+        "| text chunk, guard with 100 policies | {full:.3} per chunk | {:.2} vs no policies |",
+        full / empty.max(1e-9)
+    );
+    if let Some(path) = out {
+        let report = json!({"call_us": call_us, "chunk_us": {"unguarded": bare, "no_policies": empty,
+                            "hundred_policies": full}});
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+    }
+    Ok(())
 }
 
 async fn config_cache(lookups: u64, out: Option<std::path::PathBuf>) -> anyhow::Result<()> {

@@ -290,30 +290,32 @@ fn join(parts: Vec<Bytes>) -> Bytes {
     }
 }
 
-/// One raw SSE event: passed as it is unless it may concern tools.
+/// One raw SSE event: passed as it is unless it may concern tools (decided before its data
+/// is copied out).
 fn sse_event(
     raw: Bytes,
     rewriter: &mut dyn Rewriter,
     judge: &mut dyn ToolJudge,
     out: &mut Vec<Bytes>,
 ) {
-    let mut name = None;
-    let mut data = String::new();
-    if let Ok(text) = std::str::from_utf8(&raw) {
-        for line in text.lines() {
-            if let Some(v) = line.strip_prefix("event:") {
-                name = Some(v.trim().to_owned());
-            } else if let Some(v) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(v.strip_prefix(' ').unwrap_or(v));
-            }
-        }
-    }
+    let Ok(text) = std::str::from_utf8(&raw) else {
+        out.push(raw);
+        return;
+    };
+    let name = text
+        .lines()
+        .find_map(|line| line.strip_prefix("event:"))
+        .map(|v| v.trim().to_owned());
     if !rewriter.concerns_tools(name.as_deref(), &raw) {
         out.push(raw);
         return;
+    }
+    let mut data = String::new();
+    for v in text.lines().filter_map(|line| line.strip_prefix("data:")) {
+        if !data.is_empty() {
+            data.push('\n');
+        }
+        data.push_str(v.strip_prefix(' ').unwrap_or(v));
     }
     match serde_json::from_str::<Value>(&data) {
         Ok(data) => rewriter.event(Event { name, data, raw }, judge, out),
@@ -367,7 +369,7 @@ pub(crate) fn sse(name: Option<&str>, data: &Value) -> Bytes {
 pub(crate) fn mentions(raw: &[u8], needles: &[&str]) -> bool {
     needles
         .iter()
-        .any(|n| raw.windows(n.len()).any(|w| w == n.as_bytes()))
+        .any(|n| memchr::memmem::find(raw, n.as_bytes()).is_some())
 }
 
 #[cfg(test)]
