@@ -23,6 +23,7 @@ struct Metrics {
     duration: HistogramVec,
     pool: IntGaugeVec,
     watch_subscribers: IntGauge,
+    ingested: IntCounterVec,
 }
 
 /// Metric definitions are constants; an invalid one is a programming error caught by tests.
@@ -65,8 +66,18 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Data-plane change streams open on this replica",
     )
     .unwrap_or_else(|e| invalid("watch", e));
+    let ingested = IntCounterVec::new(
+        Opts::new(
+            "gatehouse_interactions_ingested_total",
+            "Interaction records received from data planes: stored, or duplicate (a retried \
+             batch, not stored again)",
+        ),
+        &["outcome"],
+    )
+    .unwrap_or_else(|e| invalid("ingested", e));
     for collector in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(ingested.clone()),
         Box::new(duration.clone()),
         Box::new(pool.clone()),
         Box::new(watch_subscribers.clone()),
@@ -81,8 +92,16 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         duration,
         pool,
         watch_subscribers,
+        ingested,
     }
 });
+
+/// Counts one ingested batch.
+pub fn ingested(stored: u64, duplicates: u64) {
+    let m = &*METRICS;
+    m.ingested.with_label_values(&["stored"]).inc_by(stored);
+    m.ingested.with_label_values(&["duplicate"]).inc_by(duplicates);
+}
 
 /// Middleware (a route layer, so the matched route is known): counts and times requests.
 /// The route template (`/api/v1/profiles/{id}`) is the label, never the raw path.

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    api_keys, audit_events, limits, models, organization, policies, profiles, provider_keys, teams,
+    api_keys, audit_events, interactions, limits, models, organization, policies, profiles, provider_keys, teams,
     virtual_keys,
 };
 
@@ -14,7 +14,7 @@ use crate::routes::{
     info(
         title = "Gatehouse control plane API",
         description = "Configure teams, API keys, profiles, provider keys, virtual keys, \
-                       policies, limits and model prices. Every request carries \
+                       policies, limits and model prices; read the interaction log and usage. Every request carries \
                        `Authorization: Bearer <API key>`. Keys have a role (`admin`, \
                        `editor`, `viewer`) and optionally a team: a team-scoped key sees only \
                        its team's objects, and anything else reads as 404. Every object has a \
@@ -40,6 +40,8 @@ use crate::routes::{
         policies::trusted_data::list, policies::trusted_data::update,
         policies::trusted_data::delete,
         limits::create, limits::read, limits::list, limits::update, limits::delete,
+        limits::status,
+        interactions::list, interactions::read, interactions::usage,
         models::create, models::read, models::list, models::update, models::delete,
         organization::read, organization::update,
         audit_events::list, audit_events::read,
@@ -53,6 +55,7 @@ use crate::routes::{
         (name = "virtual-keys", description = "Gatehouse keys handed to applications"),
         (name = "policies", description = "Tool-invocation and trusted-data policies"),
         (name = "limits", description = "Usage limits"),
+        (name = "interactions", description = "The interaction log and usage aggregates"),
         (name = "models", description = "The model price table"),
         (name = "organization", description = "Organization-wide settings"),
         (name = "audit-events", description = "Every change made through the API (admin only)"),

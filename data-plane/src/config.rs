@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::budget::LimitIndex;
 use crate::guard::ServedProfile;
 
 /// Why config could not be fetched.
@@ -135,6 +136,8 @@ pub struct ConfigClient {
     virtual_keys: Cache<[u8; 32], Option<Arc<VirtualKeyConfig>>>,
     /// The price table (one entry), dropped on any price change.
     prices: Cache<(), Option<Arc<PriceTable>>>,
+    /// Every limit, indexed by subject (one entry), dropped on any limit change.
+    limits: Cache<(), Option<Arc<LimitIndex>>>,
     /// Virtual-key id → token digest, to apply change events (which carry ids).
     virtual_key_digests: Cache<Uuid, [u8; 32]>,
     sync: SyncState,
@@ -177,6 +180,10 @@ impl ConfigClient {
                 .max_capacity(1)
                 .expire_after(NegativeTtl(settings.negative_ttl))
                 .build(),
+            limits: Cache::builder()
+                .max_capacity(1)
+                .expire_after(NegativeTtl(settings.negative_ttl))
+                .build(),
             settings,
             sync: SyncState {
                 revision: AtomicI64::new(-1),
@@ -207,6 +214,44 @@ impl ConfigClient {
             })
             .await?;
         Ok(table.unwrap_or_default())
+    }
+
+    /// Every limit, by subject (empty when the control plane has none).
+    pub async fn limits(&self) -> Result<Arc<LimitIndex>, ConfigError> {
+        let (limits, _) = self
+            .lookup("limits", &self.limits, (), || "/internal/v1/limits".to_owned())
+            .await?;
+        Ok(limits.unwrap_or_default())
+    }
+
+    /// Posts `body` (JSON; gzip-compressed when `gzip`) to the internal API and reads the
+    /// JSON answer.
+    pub async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> Result<T, ConfigError> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .bearer_auth(self.token.token()?)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if gzip {
+            request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Unreachable(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(ConfigError::Status(response.status().as_u16()));
+        }
+        response
+            .json::<T>()
+            .await
+            .map_err(|e| ConfigError::Decode(e.to_string()))
     }
 
     /// The virtual key with this token, or `None` when no such key exists (or was revoked).
@@ -328,6 +373,7 @@ impl ConfigClient {
         self.virtual_keys.invalidate_all();
         self.virtual_key_digests.invalidate_all();
         self.prices.invalidate_all();
+        self.limits.invalidate_all();
     }
 
     /// Drops what one change makes stale, then records its revision.
@@ -349,6 +395,7 @@ impl ConfigClient {
             // every virtual key that uses it: drop them all (rare, and refetched lazily).
             "provider_key" => self.virtual_keys.invalidate_all(),
             "model_price" => self.prices.invalidate_all(),
+            "limit" => self.limits.invalidate_all(),
             // Policies and the organization's default are compiled into every profile they
             // apply to: drop them all (rare, and refetched lazily).
             "tool_invocation_policy" | "trusted_data_policy" | "organization" => {

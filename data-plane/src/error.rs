@@ -49,6 +49,35 @@ pub enum ProxyError {
     StreamBroken(String),
     #[error("could not obtain credentials for the upstream provider")]
     UpstreamCredentials(crate::credentials::CredentialError),
+    #[error("{}", limit_message(limit))]
+    LimitReached {
+        limit: std::sync::Arc<api_types::Limit>,
+        /// Seconds until it resets, when known.
+        retry_after: Option<u64>,
+    },
+    #[error("usage limits cannot be checked right now")]
+    LimitUnavailable(ConfigError),
+}
+
+/// `usage limit 0192… reached: 10 cost_usd per day (organization)`.
+fn limit_message(limit: &api_types::Limit) -> String {
+    let model = limit
+        .model
+        .as_deref()
+        .map(|m| format!(" for model {m}"))
+        .unwrap_or_default();
+    let window = if limit.rolling {
+        format!("per rolling {}", limit.window.as_str())
+    } else {
+        format!("per {}", limit.window.as_str())
+    };
+    format!(
+        "usage limit {} reached: {} {} {window}{model} ({})",
+        limit.id,
+        limit.max,
+        limit.metric.as_str(),
+        limit.scope.as_str()
+    )
 }
 
 impl ProxyError {
@@ -84,7 +113,21 @@ impl ProxyError {
                 ErrorKind::BadGateway,
                 "upstream_credentials_unavailable",
             ),
+            ProxyError::LimitReached { limit, .. } if crate::budget::is_rate(limit) => {
+                (429, ErrorKind::RateLimit, "rate_limit_exceeded")
+            }
+            ProxyError::LimitReached { .. } => {
+                (402, ErrorKind::BudgetExhausted, "budget_exceeded")
+            }
+            ProxyError::LimitUnavailable(_) => {
+                (503, ErrorKind::Unavailable, "limits_unavailable")
+            }
         }
+    }
+
+    /// The error's code (`budget_exceeded`, `upstream_timeout`, …), as the client sees it.
+    pub fn code(&self) -> &'static str {
+        self.classify().2
     }
 
     /// The HTTP status this error answers with.
@@ -104,6 +147,12 @@ impl ProxyError {
             ProxyError::StreamBroken(e) => tracing::warn!(error = %e, "upstream stream broke"),
             ProxyError::UpstreamCredentials(e) => {
                 tracing::warn!(error = %e, "no upstream credentials")
+            }
+            ProxyError::LimitUnavailable(e) => {
+                tracing::warn!(error = %e, "could not get budget from the control plane")
+            }
+            ProxyError::LimitReached { limit, .. } => {
+                tracing::info!(limit = %limit.id, "request refused by a usage limit")
             }
             ProxyError::UnknownRoute(_)
             | ProxyError::MethodNotAllowed { .. }
@@ -134,6 +183,15 @@ impl ProxyError {
         header.insert_header("content-length", rendered.body.len().to_string())?;
         for (name, value) in rendered.headers {
             header.insert_header(name, value)?;
+        }
+        if let ProxyError::LimitReached {
+            retry_after: Some(secs),
+            limit,
+        } = self
+        {
+            if crate::budget::is_rate(limit) {
+                header.insert_header("retry-after", (*secs).max(1).to_string())?;
+            }
         }
         session
             .write_response_header(Box::new(header), false)

@@ -1,6 +1,7 @@
 //! Gatehouse data plane: stateless pingora workers that proxy provider traffic, with config
 //! fetched from the control plane and cached.
 
+pub mod budget;
 pub mod config;
 pub mod credentials;
 pub mod drain;
@@ -8,5 +9,6 @@ pub mod error;
 pub mod guard;
 pub mod metrics;
 pub mod proxy;
+pub mod records;
 pub mod settings;
 pub mod telemetry;

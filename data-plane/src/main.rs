@@ -7,6 +7,7 @@ use clap::Parser;
 use data_plane::config::ConfigClient;
 use data_plane::credentials::{ServerCredentials, SigV4, TokenSource, Vertex};
 use data_plane::proxy::Gateway;
+use data_plane::records::{RecordSink, Shipper};
 use data_plane::settings::{Settings, Upstreams};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
@@ -97,12 +98,14 @@ fn main() -> anyhow::Result<()> {
         settings.internal_token_secret.clone(),
         settings.sync_settings(),
     )?);
+    let (records, shipper) = RecordSink::new(config.clone(), settings.sink_settings());
     let gateway = Gateway::new(
         config.clone(),
         upstreams,
         settings.api_body_limit.as_u64(),
         settings.upstream_options(),
         server_credentials(&settings)?,
+        records.clone(),
     );
 
     let threads = settings
@@ -135,9 +138,14 @@ fn main() -> anyhow::Result<()> {
     }
     server.add_service(background_service("config sync", ConfigSync(config)));
     server.add_service(background_service(
+        "interaction records",
+        ShipRecords(std::sync::Mutex::new(Some(shipper))),
+    ));
+    server.add_service(background_service(
         "drain",
         DrainOnShutdown {
             drain,
+            records,
             grace: std::time::Duration::from_secs(settings.shutdown_grace_secs),
         },
     ));
@@ -158,10 +166,26 @@ impl BackgroundService for ConfigSync {
     }
 }
 
-/// On shutdown: waits for the requests in flight (up to the grace period), exports the
-/// spans still queued, and exits.
+/// Sends interaction records to the control plane. It does not stop on shutdown: the
+/// drain service flushes it once the requests in flight have ended.
+struct ShipRecords(std::sync::Mutex<Option<Shipper>>);
+
+#[async_trait::async_trait]
+impl BackgroundService for ShipRecords {
+    async fn start(&self, _shutdown: ShutdownWatch) {
+        let shipper = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(shipper) = shipper {
+            shipper.run().await;
+        }
+    }
+}
+
+/// On shutdown: waits for the requests in flight (up to the grace period), sends the
+/// interaction records still queued (up to the grace period again), exports the spans
+/// still queued, and exits.
 struct DrainOnShutdown {
     drain: Arc<data_plane::drain::Drain>,
+    records: RecordSink,
     grace: std::time::Duration,
 }
 
@@ -179,7 +203,12 @@ impl BackgroundService for DrainOnShutdown {
                 "grace period over; cutting the requests still running"
             );
         } else {
-            tracing::info!("drained; exiting");
+            tracing::info!("drained");
+        }
+        if self.records.flush(self.grace.max(std::time::Duration::from_secs(5))).await {
+            tracing::info!("interaction records sent; exiting");
+        } else {
+            tracing::error!("the control plane did not take the queued interaction records in time; they are lost");
         }
         tokio::task::spawn_blocking(data_plane::telemetry::shutdown)
             .await

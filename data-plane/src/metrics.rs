@@ -53,6 +53,10 @@ pub struct Metrics {
     pub tool_calls_blocked: IntCounterVec,
     pub tool_calls: IntCounterVec,
     pub tool_results: IntCounterVec,
+    pub usage_queue_depth: IntGauge,
+    pub usage_records: IntCounterVec,
+    pub usage_batches: IntCounterVec,
+    pub limit_refusals: IntCounterVec,
     config_revision: IntGauge,
     config_staleness: Gauge,
     config_watch_live: IntGauge,
@@ -222,6 +226,31 @@ impl Metrics {
                 "gatehouse_unpriced_requests_total",
                 "Requests with token usage but no price in the model price table",
                 &["provider"],
+            ),
+            usage_queue_depth: gauge(
+                "gatehouse_usage_queue_depth",
+                "Interaction records waiting to be sent to the control plane",
+            ),
+            usage_records: counter(
+                &r,
+                "gatehouse_usage_records_total",
+                "Interaction records by outcome: queued, sent (stored by the control plane), \
+                 dropped_queue_full, dropped_rejected (the control plane refused the batch), \
+                 bodies_dropped (kept without bodies: the queue's body budget was spent)",
+                &["outcome"],
+            ),
+            usage_batches: counter(
+                &r,
+                "gatehouse_usage_batches_total",
+                "Batches posted to the control plane by result (ok, retry, rejected)",
+                &["result"],
+            ),
+            limit_refusals: counter(
+                &r,
+                "gatehouse_limit_refusals_total",
+                "Requests refused by a usage limit, by metric (requests, tokens, cost_usd) and \
+                 kind (budget: 402, rate: 429, unavailable: the limit could not be checked)",
+                &["metric", "kind"],
             ),
             config_revision: gauge(
                 "gatehouse_config_revision",

@@ -24,12 +24,14 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType};
 use uuid::Uuid;
 
+use crate::budget::{Admission, Budgets, Refusal};
 use crate::config::ConfigClient;
 use crate::credentials::ServerCredentials;
 use crate::drain::{Drain, InFlight};
 use crate::error::{write_json, ProxyError};
 use crate::guard::{self, CallTally, Judge, ServedProfile};
 use crate::metrics::{metrics, GaugeGuard, Metrics};
+use crate::records::RecordSink;
 use crate::settings::{UpstreamOptions, Upstreams};
 use crate::telemetry::{self, RequestSpan};
 
@@ -42,6 +44,9 @@ pub struct Gateway {
     pub server: ServerCredentials,
     /// Requests in flight and the draining flag (SIGTERM).
     pub drain: Arc<Drain>,
+    /// Where interaction records go.
+    pub records: RecordSink,
+    budgets: Budgets,
     dns: Cache<(String, u16), SocketAddr>,
     /// Sends the requests whose signature covers the body (see [`Gateway::serve_signed`]).
     signed_http: reqwest::Client,
@@ -54,6 +59,7 @@ impl Gateway {
         body_limit: u64,
         options: UpstreamOptions,
         server: ServerCredentials,
+        records: RecordSink,
     ) -> Self {
         let dns = Cache::builder()
             .max_capacity(10_000)
@@ -67,6 +73,8 @@ impl Gateway {
             .build()
             .unwrap_or_default();
         Self {
+            budgets: Budgets::new(config.clone()),
+            records,
             config,
             upstreams,
             body_limit,
@@ -90,6 +98,18 @@ enum Credential {
 /// Per-request state, filled phase by phase.
 pub struct RequestCtx {
     started: Instant,
+    /// When the request arrived (wall clock, for its record).
+    arrived_at: chrono::DateTime<chrono::Utc>,
+    /// Arrival to the first byte of the response body.
+    first_byte_after: Option<Duration>,
+    /// Bytes of the request body as sent upstream, and of the response sent to the client.
+    request_bytes: u64,
+    response_bytes: u64,
+    /// The request and response bodies, kept (capped) for a profile with `log_bodies: full`.
+    request_capture: Option<Bytes>,
+    response_capture: Option<BytesMut>,
+    /// The limits the request was admitted against.
+    admissions: Vec<Admission>,
     /// Client's `x-request-id`, or one made up here; in the access log.
     request_id: String,
     /// The model the client asked for (once the body is read).
@@ -209,6 +229,24 @@ impl RequestCtx {
         end_of_stream: bool,
     ) -> Result<Option<Bytes>, ProxyError> {
         self.response_read(bytes.as_ref(), end_of_stream);
+        let out = self.response_filtered(bytes, end_of_stream)?;
+        if let Some(sent) = &out {
+            self.response_bytes += sent.len() as u64;
+            if let Some(capture) = self.response_capture.as_mut() {
+                let room = api_types::BODY_CAP.saturating_sub(capture.len());
+                capture.extend_from_slice(&sent[..sent.len().min(room)]);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What goes to the client of the upstream's bytes: tool calls judged, hidden usage
+    /// removed.
+    fn response_filtered(
+        &mut self,
+        bytes: Option<Bytes>,
+        end_of_stream: bool,
+    ) -> Result<Option<Bytes>, ProxyError> {
         let mut out = bytes;
         if let Some(guard) = self.tool_guard.as_mut() {
             let mut sent = match out.take() {
@@ -242,6 +280,7 @@ impl RequestCtx {
         }
         if !self.first_byte && bytes.is_some_and(|b| !b.is_empty()) {
             self.first_byte = true;
+            self.first_byte_after = Some(self.started.elapsed());
             let labels = self.labels();
             if let Some(m) = metrics() {
                 m.time_to_first_token
@@ -462,6 +501,60 @@ impl Gateway {
         ))
     }
 
+    /// Admits the request against every usage limit that applies to it (its profile, team,
+    /// virtual key and the organization; by model where a limit names one), or refuses it.
+    async fn check_limits(&self, ctx: &mut RequestCtx) -> Result<(), ProxyError> {
+        let Some(profile) = ctx.profile.clone() else {
+            return Ok(());
+        };
+        let index = self
+            .config
+            .limits()
+            .await
+            .map_err(ProxyError::ConfigUnavailable)?;
+        if index.is_empty() {
+            return Ok(());
+        }
+        let virtual_key = match &ctx.credential {
+            Credential::Virtual(vk) => Some(vk.id),
+            Credential::Passthrough => None,
+        };
+        let limits = index.applying(&profile, profile.team_id, virtual_key, ctx.model.as_deref());
+        if limits.is_empty() {
+            return Ok(());
+        }
+        let refusal = match self.budgets.admit(&limits).await {
+            Ok(admissions) => {
+                ctx.admissions = admissions;
+                return Ok(());
+            }
+            Err(refusal) => refusal,
+        };
+        let (metric, kind, error) = match refusal {
+            Refusal::Spent { limit, resets_at } => {
+                let retry_after = resets_at
+                    .and_then(|at| (at - chrono::Utc::now()).to_std().ok())
+                    .map(|d| d.as_secs() + 1)
+                    .or(limit.rolling.then_some(1));
+                let kind = if crate::budget::is_rate(&limit) {
+                    "rate"
+                } else {
+                    "budget"
+                };
+                (
+                    limit.metric.as_str(),
+                    kind,
+                    ProxyError::LimitReached { limit, retry_after },
+                )
+            }
+            Refusal::Unavailable(e) => ("-", "unavailable", ProxyError::LimitUnavailable(e)),
+        };
+        if let Some(m) = metrics() {
+            m.limit_refusals.with_label_values(&[metric, kind]).inc();
+        }
+        Err(error)
+    }
+
     async fn resolve(&self, base: &BaseUrl) -> Result<SocketAddr, ProxyError> {
         let key = (base.host.clone(), base.port);
         self.dns
@@ -484,6 +577,13 @@ impl ProxyHttp for Gateway {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             started: Instant::now(),
+            arrived_at: chrono::Utc::now(),
+            first_byte_after: None,
+            request_bytes: 0,
+            response_bytes: 0,
+            request_capture: None,
+            response_capture: None,
+            admissions: Vec::new(),
             request_id: String::new(),
             model: None,
             overhead: Duration::ZERO,
@@ -606,6 +706,9 @@ impl ProxyHttp for Gateway {
             Ok(whole) => whole,
             Err(e) => return Err(fail(ctx, e)),
         };
+        if let Err(e) = self.check_limits(ctx).await {
+            return Err(fail(ctx, e));
+        }
         ctx.overhead += body_done.elapsed();
         *body = Some(whole);
         Ok(())
@@ -764,6 +867,9 @@ impl ProxyHttp for Gateway {
         if rewrites {
             upstream_response.remove_header("content-length");
         }
+        for (name, value) in limit_headers(&ctx.admissions) {
+            upstream_response.insert_header(name, value)?;
+        }
         Ok(())
     }
 
@@ -862,6 +968,11 @@ impl ProxyHttp for Gateway {
         if path == "/healthz" || path == "/readyz" {
             return;
         }
+        if ctx.observed.is_none() {
+            // The stream ended early (the client left, or the upstream broke): what the
+            // provider reported so far.
+            ctx.observed = ctx.observer.take().map(ResponseObserver::finish);
+        }
         let (provider, api) = ctx.labels();
         let profile = ctx.profile.as_ref().map(|p| p.id.to_string());
         let usage = ctx.observed.as_ref().and_then(|o| o.usage);
@@ -900,8 +1011,131 @@ impl ProxyHttp for Gateway {
             error = e.map(|e| e.etype().as_str()),
             "access"
         );
+        let mut record = ctx.interaction(&self.budgets, status, e, cost, elapsed);
+        record.tool_calls_allowed = tools_allowed;
+        record.tool_calls_blocked = tools_blocked;
+        self.records.record(record);
         if let Some(span) = ctx.span.take() {
             end_span(span, ctx, status, profile.as_deref(), cost);
+        }
+    }
+}
+
+/// Headers telling the client where the tightest limit it was admitted against stands
+/// (as far as this worker knows: other workers may have spent some since).
+fn limit_headers(admissions: &[Admission]) -> Vec<(&'static str, String)> {
+    let tightest = admissions.iter().min_by(|a, b| {
+        let share = |x: &Admission| x.remaining / x.limit.max;
+        share(a).total_cmp(&share(b))
+    });
+    let Some(a) = tightest else {
+        return Vec::new();
+    };
+    let mut headers = vec![
+        ("x-gatehouse-limit-id", a.limit.id.to_string()),
+        ("x-gatehouse-limit-metric", a.limit.metric.as_str().to_owned()),
+        ("x-gatehouse-limit-max", a.limit.max.to_string()),
+        ("x-gatehouse-limit-remaining", a.remaining.to_string()),
+    ];
+    if let Some(at) = a.resets_at {
+        headers.push((
+            "x-gatehouse-limit-reset",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ));
+    }
+    headers
+}
+
+impl RequestCtx {
+    /// The request's interaction record, with its usage charged to the limits it was
+    /// admitted against.
+    fn interaction(
+        &self,
+        budgets: &Budgets,
+        status: u16,
+        e: Option<&Error>,
+        cost: Option<f64>,
+        elapsed: Duration,
+    ) -> api_types::Interaction {
+        use api_types::{CredentialMode, LimitMetric, LogBodies, TokenCounts};
+        let observed = self.observed.as_ref();
+        let usage = observed.and_then(|o| o.usage);
+        let client_aborted = e.is_some_and(|e| e.esource() == &ErrorSource::Downstream);
+        let error = match (&self.error, e) {
+            (Some(error), _) => Some(error.code().to_owned()),
+            (None, Some(_)) if client_aborted => Some("client_disconnected".to_owned()),
+            (None, Some(e)) => Some(e.etype().as_str().to_owned()),
+            (None, None) => None,
+        };
+        let finished = chrono::Utc::now();
+        let charges = self
+            .admissions
+            .iter()
+            .map(|a| {
+                let amount = match a.limit.metric {
+                    LimitMetric::Requests => 1.0,
+                    LimitMetric::Tokens => usage
+                        .map(|u| (u.input_tokens + u.output_tokens) as f64)
+                        .unwrap_or(0.0),
+                    LimitMetric::CostUsd => cost.unwrap_or(0.0),
+                };
+                budgets.charge(a, amount, finished)
+            })
+            .collect();
+        let log_bodies = self
+            .profile
+            .as_ref()
+            .map(|p| p.log_bodies)
+            .unwrap_or_default();
+        let metadata = (log_bodies != LogBodies::None).then(|| {
+            serde_json::json!({
+                "request_bytes": self.request_bytes,
+                "response_bytes": self.response_bytes,
+                "finish_reasons": observed.map(|o| o.finish_reasons.as_slice()).unwrap_or_default(),
+                "tool_calls": observed.map(|o| o.tool_calls.as_slice()).unwrap_or_default(),
+            })
+        });
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        api_types::Interaction {
+            id: Uuid::now_v7(),
+            occurred_at: self.arrived_at,
+            request_id: self.request_id.clone(),
+            provider: self.provider,
+            api: self.endpoint.map(|e| e.as_str().to_owned()),
+            model: self.model.clone(),
+            response_model: observed.and_then(|o| o.model.clone()),
+            profile_id: self.profile.as_ref().map(|p| p.id),
+            team_id: self.profile.as_ref().and_then(|p| p.team_id),
+            virtual_key_id: match &self.credential {
+                Credential::Virtual(vk) => Some(vk.id),
+                Credential::Passthrough => None,
+            },
+            credential: match self.credential {
+                Credential::Virtual(_) => CredentialMode::Virtual,
+                Credential::Passthrough => CredentialMode::Passthrough,
+            },
+            status,
+            error,
+            stream: self.framing.is_some_and(Framing::is_stream),
+            client_aborted,
+            tokens: usage.map(|u| TokenCounts {
+                input: u.input_tokens,
+                output: u.output_tokens,
+                cached_read: u.cached_input_tokens,
+                cache_write: u.cache_write_input_tokens,
+                reasoning: u.reasoning_tokens,
+            }),
+            cost_usd: cost,
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            time_to_first_token_ms: self.first_byte_after.map(|d| d.as_secs_f64() * 1000.0),
+            gateway_overhead_us: u64::try_from(self.overhead.as_micros()).unwrap_or(u64::MAX),
+            tool_calls_allowed: 0,
+            tool_calls_blocked: 0,
+            untrusted: self.untrusted,
+            charges,
+            metadata,
+            request_body: self.request_capture.as_deref().map(text),
+            response_body: self.response_capture.as_deref().map(text),
         }
     }
 }
@@ -1108,6 +1342,7 @@ impl Gateway {
         let inspecting = Instant::now();
         ctx.body_done = Some(inspecting);
         let body = inspect_body(ctx, endpoint, body.freeze())?;
+        self.check_limits(ctx).await?;
 
         let scheme = if base.tls { "https" } else { "http" };
         let query = upstream_query(session.req_header().uri.query(), None);
@@ -1175,6 +1410,10 @@ impl Gateway {
             .unwrap_or_default()
             .to_owned();
         ctx.response_started(status, &content_type);
+        for (name, value) in limit_headers(&ctx.admissions) {
+            head.insert_header(name, value)
+                .map_err(SignedFailure::Client)?;
+        }
         session
             .write_response_header(Box::new(head), false)
             .await
@@ -1274,6 +1513,15 @@ fn inspect_body(
     }
     if ctx.span.is_some() && telemetry::capture_content() {
         ctx.prompt = prompt_text(&whole);
+    }
+    ctx.request_bytes = whole.len() as u64;
+    if ctx
+        .profile
+        .as_ref()
+        .is_some_and(|p| p.log_bodies == api_types::LogBodies::Full)
+    {
+        ctx.request_capture = Some(whole.slice(..whole.len().min(api_types::BODY_CAP)));
+        ctx.response_capture = Some(BytesMut::new());
     }
     Ok(whole)
 }

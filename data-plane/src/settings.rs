@@ -171,6 +171,24 @@ pub struct Settings {
     #[arg(long, env = "GATEHOUSE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 
+    /// Interaction records the in-memory queue holds; past it, records are dropped (and
+    /// counted) rather than slowing traffic.
+    #[arg(long, env = "GATEHOUSE_USAGE_QUEUE_CAPACITY", default_value_t = 50_000)]
+    pub usage_queue_capacity: usize,
+
+    /// Bytes of request and response bodies (`log_bodies: full`) the queue holds; past it,
+    /// records are kept without their bodies.
+    #[arg(long, env = "GATEHOUSE_USAGE_QUEUE_BODY_BYTES", default_value = "64MiB")]
+    pub usage_queue_body_bytes: bytesize::ByteSize,
+
+    /// Records per batch posted to the control plane.
+    #[arg(long, env = "GATEHOUSE_USAGE_BATCH_SIZE", default_value_t = 1_000)]
+    pub usage_batch_size: usize,
+
+    /// How long a record waits for others to fill its batch (`250ms`, `1s`, …).
+    #[arg(long, env = "GATEHOUSE_USAGE_FLUSH_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub usage_flush_interval: Duration,
+
     /// Worker threads of the proxy (default: one per CPU).
     #[arg(long, env = "GATEHOUSE_PROXY_THREADS")]
     pub proxy_threads: Option<usize>,
@@ -245,6 +263,15 @@ impl Settings {
             negative_ttl: Duration::from_secs(self.config_negative_ttl_secs),
             resync_interval: Duration::from_secs(self.config_resync_secs.max(1)),
             watch_idle: Duration::from_secs(self.config_watch_idle_secs.max(1)),
+        }
+    }
+
+    pub fn sink_settings(&self) -> crate::records::SinkSettings {
+        crate::records::SinkSettings {
+            capacity: self.usage_queue_capacity.max(1),
+            batch_size: self.usage_batch_size.max(1),
+            flush_interval: self.usage_flush_interval,
+            body_budget: usize::try_from(self.usage_queue_body_bytes.as_u64()).unwrap_or(usize::MAX),
         }
     }
 

@@ -152,7 +152,34 @@ class Stack:
             "GATEHOUSE_UPSTREAM_IDLE_TIMEOUT": f"{UPSTREAM_IDLE_TIMEOUT_SECS}s",
             "GATEHOUSE_PROXY_THREADS": "2",
             "GATEHOUSE_LOG_LEVEL": "debug",
+            "GATEHOUSE_USAGE_FLUSH_INTERVAL": "100ms",
         }
+
+    def add_worker(self, name: str, **overrides: str) -> tuple[str, subprocess.Popen]:
+        """Starts another data-plane worker on the same control plane; its URL and process."""
+        port = free_port()
+        env = {**self.data_plane_env(port, self.api_url), **overrides}
+        url = f"http://127.0.0.1:{port}"
+        proc = self.spawn(name, [str(BIN_DIR / "gatehouse-data-plane")], env, f"{url}/readyz")
+        return url, proc
+
+    def interactions(self, **filters) -> list[dict]:
+        """Every stored interaction record matching `filters` (all pages)."""
+        out, cursor = [], None
+        while True:
+            params = {**filters, "limit": 500, **({"cursor": cursor} if cursor else {})}
+            res = requests.get(
+                f"{self.api_url}/api/v1/interactions",
+                params=params,
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                timeout=10,
+            )
+            assert res.status_code == 200, res.text
+            page = res.json()
+            out += page["data"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return out
 
     def provider_base_urls(self) -> dict[str, str]:
         """Every provider's upstream is the mock, at the path prefix its real API uses;

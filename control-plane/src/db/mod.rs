@@ -4,6 +4,8 @@ pub mod api_keys;
 pub mod audit;
 pub mod changes;
 pub mod embedded;
+pub mod interactions;
+pub mod leases;
 pub mod rotation;
 pub mod virtual_keys;
 

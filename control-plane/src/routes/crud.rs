@@ -212,6 +212,12 @@ pub async fn fetch<R: Resource>(
     row.map(R::output).transpose()
 }
 
+/// Every object of resource `R`, decoded.
+pub async fn fetch_all<R: Resource>(conn: &mut PgConnection) -> Result<Vec<R::Output>, sqlx::Error> {
+    let rows: Vec<R::Row> = sqlx::query_as(R::SELECT).fetch_all(conn).await?;
+    rows.into_iter().map(R::output).collect()
+}
+
 /// Locks object `id` for the rest of the transaction and reads it, if `principal` sees it.
 async fn lock_visible<R: Resource>(
     conn: &mut PgConnection,

@@ -39,6 +39,7 @@ pub async fn profile(
         global_tool_policy: organization.global_tool_policy,
         tool_invocation_policies,
         trusted_data_policies,
+        log_bodies: profile.log_bodies,
     }))
 }
 
@@ -139,4 +140,67 @@ pub async fn prices(
         })
         .collect();
     Ok(ApiJson(api_types::internal::PriceTable { prices }))
+}
+
+/// Most bytes a decompressed batch may hold.
+const MAX_BATCH_BYTES: u64 = 256 << 20;
+
+/// Stores a batch of interaction records (JSON, gzip-compressed when `Content-Encoding:
+/// gzip`). Idempotent: records already stored are counted as duplicates, not stored or
+/// charged again, so a worker may retry a batch whose answer it never saw.
+pub async fn ingest(
+    _: Internal,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<ApiJson<api_types::IngestAck>, ApiError> {
+    use std::io::Read;
+    let bad = |message: String| ApiError::BadBody {
+        status: axum::http::StatusCode::BAD_REQUEST,
+        message,
+    };
+    let gzip = headers
+        .get(axum::http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let json = if gzip {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .take(MAX_BATCH_BYTES)
+            .read_to_end(&mut out)
+            .map_err(|e| bad(format!("batch is not valid gzip: {e}")))?;
+        axum::body::Bytes::from(out)
+    } else {
+        body
+    };
+    let batch: api_types::InteractionBatch = serde_json::from_slice(&json)
+        .map_err(|e| bad(format!("batch is not valid: {e}")))?;
+    let ack = db::interactions::ingest(&state.db, &batch.records).await?;
+    crate::metrics::ingested(ack.inserted, ack.duplicates);
+    Ok(ApiJson(ack))
+}
+
+/// Hands a worker a slice of a limit's budget.
+pub async fn lease(
+    _: Internal,
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<api_types::LeaseRequest>,
+) -> Result<ApiJson<api_types::Lease>, ApiError> {
+    if !request.amount.is_finite() {
+        return Err(ApiError::invalid("amount", "must be a number"));
+    }
+    db::leases::grant(&state.db, &request)
+        .await?
+        .map(ApiJson)
+        .ok_or(ApiError::NotFound("limit"))
+}
+
+/// Every limit, for enforcement on the data plane.
+pub async fn limits(
+    _: Internal,
+    State(state): State<AppState>,
+) -> Result<ApiJson<api_types::LimitTable>, ApiError> {
+    let mut conn = state.db.acquire().await?;
+    let limits = super::crud::fetch_all::<super::limits::Limits>(&mut conn).await?;
+    Ok(ApiJson(api_types::LimitTable { limits }))
 }

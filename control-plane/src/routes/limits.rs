@@ -22,6 +22,8 @@ pub struct Row {
     metric: String,
     window: String,
     max_value: f64,
+    model: Option<String>,
+    rolling: bool,
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -37,7 +39,7 @@ impl Resource for Limits {
     const PATH: &'static str = "limits";
     const TABLE: &'static str = "limits";
     const SELECT: &'static str = "SELECT id, team_id, scope, subject_id, metric, \"window\", \
-         max_value, version, created_at, updated_at FROM limits";
+         max_value, model, rolling, version, created_at, updated_at FROM limits";
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Editor;
@@ -58,6 +60,8 @@ impl Resource for Limits {
             metric: LimitMetric::parse(&r.metric).ok_or_else(unknown)?,
             window: LimitWindow::parse(&r.window).ok_or_else(unknown)?,
             max: r.max_value,
+            model: r.model,
+            rolling: r.rolling,
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -99,6 +103,15 @@ impl Resource for Limits {
         if !(input.max.is_finite() && input.max > 0.0) {
             return Err(ApiError::invalid("max", "must be a number greater than 0"));
         }
+        if input.rolling && input.window == LimitWindow::Total {
+            return Err(ApiError::invalid(
+                "rolling",
+                "a total window never resets, so it cannot slide",
+            ));
+        }
+        if let Some(model) = &input.model {
+            super::validate::models("model", std::slice::from_ref(model))?;
+        }
         let subject_team = match (input.scope, input.subject_id) {
             (LimitScope::Organization, None) => None,
             (LimitScope::Organization, Some(_)) => {
@@ -132,8 +145,8 @@ impl Resource for Limits {
     ) -> Result<(Uuid, Option<String>), ApiError> {
         let id = Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO limits (id, team_id, scope, subject_id, metric, \"window\", max_value) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO limits (id, team_id, scope, subject_id, metric, \"window\", max_value, \
+             model, rolling) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(input.team_id)
@@ -142,6 +155,8 @@ impl Resource for Limits {
         .bind(input.metric.as_str())
         .bind(input.window.as_str())
         .bind(input.max)
+        .bind(&input.model)
+        .bind(input.rolling)
         .execute(conn)
         .await?;
         Ok((id, None))
@@ -155,7 +170,8 @@ impl Resource for Limits {
     ) -> Result<(), ApiError> {
         sqlx::query(
             "UPDATE limits SET scope = $2, subject_id = $3, metric = $4, \"window\" = $5, \
-             max_value = $6, version = version + 1, updated_at = now() WHERE id = $1",
+             max_value = $6, model = $7, rolling = $8, version = version + 1, \
+             updated_at = now() WHERE id = $1",
         )
         .bind(id)
         .bind(input.scope.as_str())
@@ -163,6 +179,8 @@ impl Resource for Limits {
         .bind(input.metric.as_str())
         .bind(input.window.as_str())
         .bind(input.max)
+        .bind(&input.model)
+        .bind(input.rolling)
         .execute(conn)
         .await?;
         Ok(())
@@ -184,4 +202,31 @@ crate::crud_handlers! {
         ("team_id" = Option<uuid::Uuid>, Query, description = "Only this team's limits"),
         ("profile_id" = Option<uuid::Uuid>, Query, description = "Only limits on this profile"),
     ],
+}
+
+/// Where a limit stands: what stored records counted in the current window, and what is
+/// reserved by workers.
+#[utoipa::path(get, path = "/api/v1/limits/{id}/status", tag = "limits",
+    operation_id = "read_limit_status",
+    params(("id" = Uuid, Path, description = "Limit id")),
+    responses(
+        (status = 200, description = "The limit's standing", body = api_types::LimitStatus),
+        (status = 400, description = "The id is not a UUID", body = api_types::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid API key", body = api_types::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such limit in the key's scope", body = api_types::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn status(
+    principal: Principal,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    crate::error::ApiPath(id): crate::error::ApiPath<Uuid>,
+) -> Result<crate::error::ApiJson<api_types::LimitStatus>, ApiError> {
+    principal.require(Role::Viewer)?;
+    let mut conn = state.db.acquire().await?;
+    let limit = super::crud::fetch::<Limits>(&mut conn, id)
+        .await?
+        .filter(|l| principal.sees(l.team_id))
+        .ok_or(ApiError::NotFound("limit"))?;
+    let status = crate::db::leases::status(&mut conn, &limit).await?;
+    Ok(crate::error::ApiJson(status))
 }

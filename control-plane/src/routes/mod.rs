@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit_events;
 pub mod crud;
 pub mod health;
+pub mod interactions;
 pub mod internal;
 pub mod limits;
 pub mod models;
@@ -58,6 +59,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             "/organization",
             get(organization::read).put(organization::update),
         )
+        .route("/limits/{id}/status", get(limits::status))
+        .route("/interactions", get(interactions::list))
+        .route("/interactions/{id}", get(interactions::read))
+        .route("/usage", get(interactions::usage))
         .route("/audit-events", get(audit_events::list))
         .route("/audit-events/{id}", get(audit_events::read));
     let internal = Router::new()
@@ -65,7 +70,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/virtual-keys/{token_sha256}", get(internal::virtual_key))
         .route("/watch", get(internal::watch))
         .route("/revision", get(internal::revision))
-        .route("/models", get(internal::prices));
+        .route("/models", get(internal::prices))
+        .route("/limits", get(internal::limits))
+        .route("/leases", post(internal::lease))
+        .route("/interactions", post(internal::ingest));
     Router::new()
         .nest("/api/v1", api)
         .nest("/internal/v1", internal)

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use api_types::{ListFilter, Profile, ProfileInput, Provider, Role};
+use api_types::{ListFilter, LogBodies, Profile, ProfileInput, Provider, Role};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
@@ -26,6 +26,7 @@ pub struct Row {
     consider_context_untrusted: bool,
     require_virtual_key: bool,
     allowed_models: Json<BTreeMap<String, Vec<String>>>,
+    log_bodies: String,
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -36,8 +37,8 @@ impl Resource for Profiles {
     const PATH: &'static str = "profiles";
     const TABLE: &'static str = "profiles";
     const SELECT: &'static str = "SELECT id, name, description, team_id, labels, \
-         consider_context_untrusted, require_virtual_key, allowed_models, version, created_at, \
-         updated_at FROM profiles";
+         consider_context_untrusted, require_virtual_key, allowed_models, log_bodies, version, \
+         created_at, updated_at FROM profiles";
     const OWNERSHIP: Ownership = Ownership::Team;
     const READ: Role = Role::Viewer;
     const WRITE: Role = Role::Editor;
@@ -65,6 +66,8 @@ impl Resource for Profiles {
             consider_context_untrusted: r.consider_context_untrusted,
             require_virtual_key: r.require_virtual_key,
             allowed_models,
+            // Unknown to this build (a newer version wrote it): the default.
+            log_bodies: LogBodies::parse(&r.log_bodies).unwrap_or_default(),
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -121,8 +124,8 @@ impl Resource for Profiles {
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO profiles (id, name, description, team_id, labels, \
-             consider_context_untrusted, require_virtual_key, allowed_models) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             consider_context_untrusted, require_virtual_key, allowed_models, log_bodies) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(&input.name)
@@ -132,6 +135,7 @@ impl Resource for Profiles {
         .bind(input.consider_context_untrusted)
         .bind(input.require_virtual_key)
         .bind(Json(&input.allowed_models))
+        .bind(input.log_bodies.as_str())
         .execute(conn)
         .await
         .map_err(|e| conflict_or(e, Self::WHAT))?;
@@ -147,7 +151,7 @@ impl Resource for Profiles {
         sqlx::query(
             "UPDATE profiles SET name = $2, description = $3, labels = $4, \
              consider_context_untrusted = $5, require_virtual_key = $6, allowed_models = $7, \
-             version = version + 1, updated_at = now() WHERE id = $1",
+             log_bodies = $8, version = version + 1, updated_at = now() WHERE id = $1",
         )
         .bind(id)
         .bind(&input.name)
@@ -156,6 +160,7 @@ impl Resource for Profiles {
         .bind(input.consider_context_untrusted)
         .bind(input.require_virtual_key)
         .bind(Json(&input.allowed_models))
+        .bind(input.log_bodies.as_str())
         .execute(conn)
         .await
         .map_err(|e| conflict_or(e, Self::WHAT))?;

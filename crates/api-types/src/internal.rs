@@ -41,6 +41,9 @@ pub struct ProfileConfig {
     /// The trusted-data policies that apply, chosen the same way.
     #[serde(default)]
     pub trusted_data_policies: Vec<TrustedDataPolicy>,
+    /// How much of the conversation interaction records keep.
+    #[serde(default)]
+    pub log_bodies: crate::LogBodies,
 }
 
 impl ProfileConfig {

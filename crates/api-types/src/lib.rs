@@ -26,11 +26,13 @@ pub mod internal;
 mod policy;
 mod provider;
 mod routing;
+mod usage;
 
 pub use access::*;
 pub use policy::*;
 pub use provider::{Provider, UnknownProvider};
 pub use routing::*;
+pub use usage::*;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

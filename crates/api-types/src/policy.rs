@@ -237,6 +237,11 @@ pub struct Limit {
     pub window: LimitWindow,
     /// The most the subject may use per window.
     pub max: f64,
+    /// Only requests for this model count (the model the client asked for); `null`: all.
+    pub model: Option<String>,
+    /// `false`: calendar windows in UTC (the count resets at the start of each minute,
+    /// hour, day, week or month). `true`: a sliding window over the last minute, hour, …
+    pub rolling: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -260,6 +265,12 @@ pub struct LimitInput {
     /// Greater than zero.
     #[cfg_attr(feature = "openapi", schema(example = 100.0))]
     pub max: f64,
+    /// Only requests for this model count; omitted: every model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// A sliding window instead of a calendar one (not for `total`).
+    #[serde(default)]
+    pub rolling: bool,
 }
 
 /// One row of the price table, in US dollars per million tokens.

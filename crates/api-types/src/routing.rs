@@ -27,6 +27,8 @@ pub struct Profile {
     pub require_virtual_key: bool,
     /// Per provider, the only models this profile may call; a provider not listed allows all.
     pub allowed_models: BTreeMap<Provider, Vec<String>>,
+    /// How much of each request and response its interaction records keep.
+    pub log_bodies: crate::LogBodies,
     /// Incremented on every change; send it back in `If-Match` to update safely.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -57,6 +59,9 @@ pub struct ProfileInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = json!({"openai": ["gpt-4o-mini"]})))]
     pub allowed_models: BTreeMap<Provider, Vec<String>>,
+    /// `none`, `metadata` (default) or `full`.
+    #[serde(default)]
+    pub log_bodies: crate::LogBodies,
 }
 
 /// A provider key as the API shows it: the secret itself is write-only.

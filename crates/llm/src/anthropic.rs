@@ -15,6 +15,7 @@ pub fn error_body(kind: ErrorKind, message: &str) -> Bytes {
         ErrorKind::NotFound => "not_found_error",
         ErrorKind::TooLarge => "request_too_large",
         ErrorKind::RateLimit => "rate_limit_error",
+        ErrorKind::BudgetExhausted => "billing_error",
         ErrorKind::Unavailable => "overloaded_error",
         ErrorKind::Server | ErrorKind::BadGateway | ErrorKind::Timeout => "api_error",
     };

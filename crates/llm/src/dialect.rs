@@ -74,6 +74,8 @@ pub enum ErrorKind {
     NotFound,
     TooLarge,
     RateLimit,
+    /// A spending budget is used up (HTTP 402).
+    BudgetExhausted,
     /// The gateway or the upstream failed.
     Server,
     /// The upstream could not be reached or answered garbage.
@@ -187,7 +189,7 @@ fn gemini_status(kind: ErrorKind) -> &'static str {
         ErrorKind::Authentication => "UNAUTHENTICATED",
         ErrorKind::Permission => "PERMISSION_DENIED",
         ErrorKind::NotFound => "NOT_FOUND",
-        ErrorKind::RateLimit => "RESOURCE_EXHAUSTED",
+        ErrorKind::RateLimit | ErrorKind::BudgetExhausted => "RESOURCE_EXHAUSTED",
         ErrorKind::Server => "INTERNAL",
         ErrorKind::BadGateway | ErrorKind::Unavailable => "UNAVAILABLE",
         ErrorKind::Timeout => "DEADLINE_EXCEEDED",
@@ -201,6 +203,7 @@ fn bedrock_type(kind: ErrorKind) -> &'static str {
         ErrorKind::Authentication | ErrorKind::Permission => "AccessDeniedException",
         ErrorKind::NotFound => "ResourceNotFoundException",
         ErrorKind::RateLimit => "ThrottlingException",
+        ErrorKind::BudgetExhausted => "ServiceQuotaExceededException",
         ErrorKind::Server => "InternalServerException",
         ErrorKind::BadGateway | ErrorKind::Unavailable => "ServiceUnavailableException",
         ErrorKind::Timeout => "ModelTimeoutException",

@@ -16,6 +16,7 @@ pub enum ErrorType {
     Permission,
     NotFound,
     RateLimit,
+    InsufficientQuota,
     Server,
 }
 
@@ -27,6 +28,7 @@ impl ErrorType {
             ErrorType::Permission => "permission_error",
             ErrorType::NotFound => "not_found_error",
             ErrorType::RateLimit => "rate_limit_error",
+            ErrorType::InsufficientQuota => "insufficient_quota",
             ErrorType::Server => "server_error",
         }
     }
@@ -40,6 +42,7 @@ impl From<ErrorKind> for ErrorType {
             ErrorKind::Permission => ErrorType::Permission,
             ErrorKind::NotFound => ErrorType::NotFound,
             ErrorKind::RateLimit => ErrorType::RateLimit,
+            ErrorKind::BudgetExhausted => ErrorType::InsufficientQuota,
             ErrorKind::Server
             | ErrorKind::BadGateway
             | ErrorKind::Timeout

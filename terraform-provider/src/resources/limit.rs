@@ -29,6 +29,9 @@ pub struct LimitState<'a> {
     #[serde(borrow)]
     pub window: ValueString<'a>,
     pub max: Value<f64>,
+    #[serde(borrow)]
+    pub model: ValueString<'a>,
+    pub rolling: tf_provider::value::ValueBool,
     pub version: ValueNumber,
 }
 
@@ -43,6 +46,8 @@ pub struct LimitBody {
     metric: String,
     window: String,
     max: f64,
+    model: Option<String>,
+    rolling: bool,
 }
 
 const SCOPES: [&str; 4] = ["organization", "team", "profile", "virtual_key"];
@@ -72,6 +77,8 @@ impl RestObject for LimitObject {
                     ("metric".to_owned(), attribute(T::String, C::Required, false, "`requests`, `tokens` or `cost_usd`.")),
                     ("window".to_owned(), attribute(T::String, C::Required, false, "`minute`, `hour`, `day`, `week`, `month` or `total`.")),
                     ("max".to_owned(), attribute(T::Number, C::Required, false, "The ceiling, greater than 0 (dollars for `cost_usd`).")),
+                    ("model".to_owned(), attribute(T::String, C::Optional, false, "Only requests for this model (as the client names it) count; unset: every model.")),
+                    ("rolling".to_owned(), attribute(T::Bool, C::Optional, false, "`true`: a sliding window over the last minute, hour, … instead of calendar windows in UTC (default `false`; not for `total`).")),
                     version_attribute(),
                 ]
                 .into_iter()
@@ -100,6 +107,14 @@ impl RestObject for LimitObject {
                 AttributePath::new("subject_id"),
             ),
             _ => {}
+        }
+        if let (Some("total"), Value::Value(true)) =
+            (config.window.as_ref_option().map(|s| &**s), &config.rolling)
+        {
+            diags.error_short(
+                "a total window never resets, so it cannot be rolling",
+                AttributePath::new("rolling"),
+            );
         }
         if let Value::Value(max) = config.max {
             if !max.is_finite() || max <= 0.0 {
@@ -149,10 +164,12 @@ impl RestObject for LimitObject {
             metric: known(&state.metric),
             window: known(&state.window),
             max: state.max.as_ref_option().copied().unwrap_or(0.0),
+            model: opt(&state.model),
+            rolling: state.rolling.as_ref_option() == Some(&true),
         }
     }
 
-    fn from_model<'a>(model: Limit, _prior: &LimitState<'a>) -> LimitState<'a>
+    fn from_model<'a>(model: Limit, prior: &LimitState<'a>) -> LimitState<'a>
     where
         'a: 'a,
     {
@@ -167,6 +184,8 @@ impl RestObject for LimitObject {
             metric: ValueString::from(metric.as_str()),
             window: ValueString::from(window.as_str()),
             max: Value::Value(model.max),
+            model: super::optional(model.model),
+            rolling: super::profile::bool_state(model.rolling, &prior.rolling),
             version: ValueNumber::Value(model.version),
         }
     }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use api_types::Profile;
+use api_types::{LogBodies, Profile};
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{
     AttributeConstraint as C, AttributeType as T, Block, Description, Schema,
@@ -30,6 +30,8 @@ pub struct ProfileState<'a> {
     pub require_virtual_key: ValueBool,
     #[serde(borrow)]
     pub allowed_models: ValueMap<'a, ValueList<ValueString<'a>>>,
+    #[serde(borrow)]
+    pub log_bodies: ValueString<'a>,
     pub version: ValueNumber,
 }
 
@@ -44,6 +46,8 @@ pub struct ProfileBody {
     consider_context_untrusted: bool,
     require_virtual_key: bool,
     allowed_models: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_bodies: Option<String>,
 }
 
 /// A string map of known values.
@@ -129,6 +133,7 @@ impl RestObject for ProfileObject {
                     ("labels".to_owned(), attribute(T::Map(Box::new(T::String)), C::Optional, false, "Free-form labels; policies can match them as `context.profile_labels.<key>`.")),
                     ("consider_context_untrusted".to_owned(), attribute(T::Bool, C::Optional, false, "Start every conversation untrusted (default `false`).")),
                     ("require_virtual_key".to_owned(), attribute(T::Bool, C::Optional, false, "Refuse requests that bring their own provider key instead of a Gatehouse virtual key (default `false`).")),
+                    ("log_bodies".to_owned(), attribute(T::String, C::Optional, false, "What interaction records keep of each request: `none` (counts and timings), `metadata` (default: also body sizes, finish reasons, tool names) or `full` (also the bodies, 64 KiB each at most).")),
                     ("allowed_models".to_owned(), attribute(T::Map(Box::new(T::List(Box::new(T::String)))), C::Optional, false, "Per provider, the models this profile may call (exact names or `*` globs); a provider not listed is unrestricted.")),
                     version_attribute(),
                 ]
@@ -140,6 +145,7 @@ impl RestObject for ProfileObject {
     }
 
     fn validate(diags: &mut Diagnostics, config: &ProfileState<'_>) {
+        super::validate_one_of(diags, &config.log_bodies, "log_bodies", &["none", "metadata", "full"]);
         validate_name(diags, &config.name);
         validate_uuid(diags, &config.team_id, "team_id");
         if let Value::Value(models) = &config.allowed_models {
@@ -217,6 +223,7 @@ impl RestObject for ProfileObject {
                 == Some(&true),
             require_virtual_key: state.require_virtual_key.as_ref_option() == Some(&true),
             allowed_models: models,
+            log_bodies: state.log_bodies.as_ref_option().map(|s| s.to_string()),
         }
     }
 
@@ -250,6 +257,12 @@ impl RestObject for ProfileObject {
             ),
             require_virtual_key: bool_state(model.require_virtual_key, &prior.require_virtual_key),
             allowed_models,
+            // The default stays unset when the configuration leaves it unset.
+            log_bodies: if model.log_bodies == LogBodies::default() && prior.log_bodies.is_null() {
+                Value::Null
+            } else {
+                ValueString::from(model.log_bodies.as_str())
+            },
             version: ValueNumber::Value(model.version),
         }
     }
