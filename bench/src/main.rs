@@ -107,6 +107,24 @@ enum Command {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// The interaction-record pipeline: what queueing a record costs a request, and how
+    /// many records per second workers get into Postgres through a running control plane.
+    Usage {
+        /// Base URL of the control plane.
+        #[arg(long)]
+        url: String,
+        /// Admin API key (to count what was stored).
+        #[arg(long, env = "GATEHOUSE_ADMIN_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// The internal token secret the control plane was started with.
+        #[arg(long, env = "GATEHOUSE_INTERNAL_TOKEN_SECRET", hide_env_values = true)]
+        internal_secret: String,
+        /// Records sent per run.
+        #[arg(long, default_value_t = 200_000)]
+        records: usize,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Per-lookup cost of a data-plane config cache hit.
     ConfigCache {
         /// Lookups timed per case.
@@ -410,6 +428,13 @@ async fn main() -> anyhow::Result<()> {
             json,
         } => control_plane(url, api_key, rate, seconds, json).await,
         Command::ConfigCache { lookups, json } => config_cache(lookups, json).await,
+        Command::Usage {
+            url,
+            api_key,
+            internal_secret,
+            records,
+            json,
+        } => usage(url, api_key, internal_secret, records, json).await,
         Command::Policies { calls, json } => policies(calls, json),
         Command::DataPlane {
             targets,
@@ -620,6 +645,171 @@ fn policies(calls: u64, out: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     if let Some(path) = out {
         let report = json!({"call_us": call_us, "chunk_us": {"unguarded": bare, "no_policies": empty,
                             "hundred_policies": full}});
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+    }
+    Ok(())
+}
+
+/// A record as a chat completion with usage, cost and one limit charge produces it.
+fn sample_record(profile: uuid::Uuid, limit: uuid::Uuid) -> api_types::Interaction {
+    let now = chrono::Utc::now();
+    api_types::Interaction {
+        id: uuid::Uuid::now_v7(),
+        occurred_at: now,
+        request_id: "9f3c1b2a7d4e4f0a8b6c5d4e3f2a1b0c".to_owned(),
+        provider: Some(api_types::Provider::Openai),
+        api: Some("chat_completions".to_owned()),
+        model: Some("gpt-4o-mini".to_owned()),
+        response_model: Some("gpt-4o-mini-2024-07-18".to_owned()),
+        profile_id: Some(profile),
+        team_id: None,
+        virtual_key_id: Some(profile),
+        credential: api_types::CredentialMode::Virtual,
+        status: 200,
+        error: None,
+        stream: true,
+        client_aborted: false,
+        tokens: Some(api_types::TokenCounts {
+            input: 1200,
+            output: 350,
+            cached_read: 0,
+            cache_write: 0,
+            reasoning: 0,
+        }),
+        cost_usd: Some(0.00039),
+        duration_ms: 812.5,
+        time_to_first_token_ms: Some(95.1),
+        gateway_overhead_us: 48,
+        tool_calls_allowed: 1,
+        tool_calls_blocked: 0,
+        untrusted: false,
+        charges: vec![api_types::LimitCharge {
+            limit_id: limit,
+            lease_id: limit,
+            window_start: now,
+            amount: 0.00039,
+        }],
+        metadata: Some(api_types::BodyMetadata {
+            request_bytes: 2100,
+            response_bytes: 9000,
+            finish_reasons: vec!["stop".to_owned()],
+            tool_calls: vec!["get_weather".to_owned()],
+        }),
+        request_body: None,
+        response_body: None,
+    }
+}
+
+async fn usage(
+    url: String,
+    api_key: String,
+    internal_secret: String,
+    records: usize,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use data_plane::config::{ConfigClient, SyncSettings};
+    use data_plane::records::{Delivery, RecordSink, SinkSettings};
+
+    /// Takes batches and discards them: the producer side alone.
+    struct Discard;
+    #[async_trait::async_trait]
+    impl Delivery for Discard {
+        async fn deliver(
+            &self,
+            _: Vec<u8>,
+        ) -> Result<api_types::IngestAck, data_plane::config::ConfigError> {
+            Ok(api_types::IngestAck {
+                inserted: 0,
+                duplicates: 0,
+            })
+        }
+    }
+
+    // Hot path: what the request's `logging` phase pays, building the record included.
+    let hot_n = 200_000;
+    let (sink, _shipper) = RecordSink::new(
+        Arc::new(Discard),
+        SinkSettings {
+            capacity: hot_n + 1,
+            ..SinkSettings::default()
+        },
+    );
+    let (profile, limit) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let started = Instant::now();
+    for _ in 0..hot_n {
+        sink.record(std::hint::black_box(sample_record(profile, limit)));
+    }
+    let hot_us = started.elapsed().as_secs_f64() * 1e6 / hot_n as f64;
+    drop(sink);
+
+    // Throughput: workers (1, then 4) each with their own queue and shipper, into Postgres.
+    let settings = SyncSettings {
+        max_staleness: Duration::from_secs(900),
+        negative_ttl: Duration::from_secs(5),
+        resync_interval: Duration::from_secs(10),
+        watch_idle: Duration::from_secs(15),
+    };
+    let http = Client::new();
+    let mut runs = Vec::new();
+    for workers in [1usize, 4] {
+        let profile = uuid::Uuid::now_v7();
+        let sinks: Vec<RecordSink> = (0..workers)
+            .map(|_| -> anyhow::Result<RecordSink> {
+                let client = Arc::new(ConfigClient::new(
+                    &url,
+                    secrecy::SecretString::from(internal_secret.clone()),
+                    settings.clone(),
+                )?);
+                Ok(RecordSink::start(
+                    client,
+                    SinkSettings {
+                        capacity: records + 1,
+                        flush_interval: Duration::from_millis(20),
+                        ..SinkSettings::default()
+                    },
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let started = Instant::now();
+        for i in 0..records {
+            sinks[i % workers].record(sample_record(profile, limit));
+        }
+        for sink in &sinks {
+            if !sink.flush(Duration::from_secs(300)).await {
+                bail!("the control plane did not take the records in time");
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let stored: Value = http
+            .get(format!("{url}/api/v1/usage"))
+            .query(&[("group_by", "profile"), ("profile_id", &profile.to_string())])
+            .bearer_auth(&api_key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let stored = stored["data"][0]["requests"].as_u64().unwrap_or(0);
+        if stored != records as u64 {
+            bail!("{stored} of {records} records stored");
+        }
+        runs.push(json!({"workers": workers, "records": records, "seconds": secs,
+                         "records_per_sec": records as f64 / secs}));
+    }
+    println!("interaction records");
+    println!("| case | figure | target |");
+    println!("|---|---:|---:|");
+    println!("| hot path: build a record and queue it | {hot_us:.2} µs per request | < 2 µs |");
+    for run in &runs {
+        println!(
+            "| {} worker(s) → control plane → Postgres, {} records | {:.0} records/s | ≥ 20,000 |",
+            run["workers"],
+            run["records"],
+            run["records_per_sec"].as_f64().unwrap_or(0.0)
+        );
+    }
+    if let Some(path) = out {
+        let report = json!({"hot_path_us": hot_us, "pipeline": runs});
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
     }
     Ok(())

@@ -468,3 +468,97 @@ async fn health_and_readiness() {
         .unwrap();
     assert!(doc["paths"]["/api/v1/virtual-keys"].is_object());
 }
+
+/// An interaction record charging `amount` to `limit` under `lease`.
+fn interaction(limit: &str, lease: &str, window_start: &str, amount: f64) -> Value {
+    json!({
+        "id": uuid::Uuid::now_v7(), "occurred_at": chrono::Utc::now(), "request_id": "r",
+        "provider": "openai", "api": "chat_completions", "model": "gpt-4o-mini",
+        "response_model": null, "profile_id": null, "team_id": null, "virtual_key_id": null,
+        "credential": "passthrough", "status": 200, "error": null, "stream": false,
+        "client_aborted": false,
+        "tokens": {"input": 10, "output": 5, "cached_read": 0, "cache_write": 0, "reasoning": 0},
+        "cost_usd": amount, "duration_ms": 3.0, "time_to_first_token_ms": 1.0,
+        "gateway_overhead_us": 40, "tool_calls_allowed": 0, "tool_calls_blocked": 0,
+        "untrusted": false,
+        "charges": [{"limit_id": limit, "lease_id": lease, "window_start": window_start, "amount": amount}]
+    })
+}
+
+impl Server {
+    async fn internal_post(&self, path: &str, body: Vec<u8>, gzip: bool) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(internal_token())
+            .header("content-type", "application/json");
+        if gzip {
+            req = req.header("content-encoding", "gzip");
+        }
+        let res = req.body(body).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn leases_never_hand_out_more_than_the_budget_and_batches_count_once() {
+    use std::io::Write;
+    let s = Server::start().await;
+    let (status, limit) = s
+        .post(
+            "/api/v1/limits",
+            json!({"scope": "organization", "metric": "cost_usd", "window": "day", "max": 1.0}),
+        )
+        .await;
+    assert_eq!(status, 201, "{limit}");
+    let limit_id = limit["id"].as_str().unwrap().to_owned();
+    let lease = |amount: f64, release: Option<(&str, f64)>| {
+        let mut body = json!({"limit_id": limit_id, "amount": amount});
+        if let Some((id, unspent)) = release {
+            body["release"] = json!({"lease_id": id, "unspent": unspent});
+        }
+        serde_json::to_vec(&body).unwrap()
+    };
+    let (status, first) = s.internal_post("/internal/v1/leases", lease(0.7, None), false).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["granted"], 0.7);
+    let (_, second) = s.internal_post("/internal/v1/leases", lease(0.7, None), false).await;
+    assert!((second["granted"].as_f64().unwrap() - 0.3).abs() < 1e-9, "only what is left: {second}");
+    let (_, third) = s.internal_post("/internal/v1/leases", lease(0.7, None), false).await;
+    assert_eq!(third["granted"], 0.0, "spent: {third}");
+
+    // The first lease's holder spent 0.25 and gives back the rest.
+    let window = first["window_start"].as_str().unwrap().to_owned();
+    let lease_id = first["lease_id"].as_str().unwrap().to_owned();
+    let records: Vec<Value> = (0..5)
+        .map(|_| interaction(&limit_id, &lease_id, &window, 0.05))
+        .collect();
+    let batch = serde_json::to_vec(&json!({ "records": records })).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&batch).unwrap();
+    let gzipped = gz.finish().unwrap();
+    let (status, ack) = s.internal_post("/internal/v1/interactions", gzipped.clone(), true).await;
+    assert_eq!((status, ack["inserted"].as_u64()), (StatusCode::OK, Some(5)), "{ack}");
+    let (_, again) = s.internal_post("/internal/v1/interactions", gzipped, true).await;
+    assert_eq!((again["inserted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(5)));
+    let (_, standing) = s.get(&format!("/api/v1/limits/{limit_id}/status")).await;
+    assert!((standing["used"].as_f64().unwrap() - 0.25).abs() < 1e-12, "{standing}");
+    assert!((standing["reserved"].as_f64().unwrap() - 0.75).abs() < 1e-9, "{standing}");
+    let (_, renewed) = s
+        .internal_post("/internal/v1/leases", lease(0.7, Some((&lease_id, 0.45))), false)
+        .await;
+    assert!((renewed["granted"].as_f64().unwrap() - 0.45).abs() < 1e-9, "{renewed}");
+    let (_, standing) = s.get(&format!("/api/v1/limits/{limit_id}/status")).await;
+    let total = standing["used"].as_f64().unwrap() + standing["reserved"].as_f64().unwrap();
+    assert!(total <= 1.0 + 1e-9, "never more than the budget: {standing}");
+
+    let (status, problem) = s
+        .internal_post("/internal/v1/interactions", b"\x1f\x8bnot gzip".to_vec(), true)
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    let (status, _) = s
+        .call_with(reqwest::Method::GET, "/api/v1/interactions", ADMIN_KEY)
+        .await;
+    assert_eq!(status, 200);
+}

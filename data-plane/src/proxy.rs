@@ -1087,13 +1087,11 @@ impl RequestCtx {
             .as_ref()
             .map(|p| p.log_bodies)
             .unwrap_or_default();
-        let metadata = (log_bodies != LogBodies::None).then(|| {
-            serde_json::json!({
-                "request_bytes": self.request_bytes,
-                "response_bytes": self.response_bytes,
-                "finish_reasons": observed.map(|o| o.finish_reasons.as_slice()).unwrap_or_default(),
-                "tool_calls": observed.map(|o| o.tool_calls.as_slice()).unwrap_or_default(),
-            })
+        let metadata = (log_bodies != LogBodies::None).then(|| api_types::BodyMetadata {
+            request_bytes: self.request_bytes,
+            response_bytes: self.response_bytes,
+            finish_reasons: observed.map(|o| o.finish_reasons.clone()).unwrap_or_default(),
+            tool_calls: observed.map(|o| o.tool_calls.clone()).unwrap_or_default(),
         });
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         api_types::Interaction {

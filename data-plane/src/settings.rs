@@ -272,6 +272,7 @@ impl Settings {
             batch_size: self.usage_batch_size.max(1),
             flush_interval: self.usage_flush_interval,
             body_budget: usize::try_from(self.usage_queue_body_bytes.as_u64()).unwrap_or(usize::MAX),
+            ..crate::records::SinkSettings::default()
         }
     }
 

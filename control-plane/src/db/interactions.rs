@@ -113,7 +113,8 @@ impl Columns {
         self.metadata.push(
             r.metadata
                 .as_ref()
-                .map(|m| text(&m.to_string()).replace("\\u0000", "")),
+                .and_then(|m| serde_json::to_string(m).ok())
+                .map(|m| m.replace("\\u0000", "")),
         );
         self.request_body.push(r.request_body.as_deref().map(text));
         self.response_body
@@ -250,7 +251,7 @@ struct Row {
     tool_calls_blocked: i32,
     untrusted: bool,
     charges: sqlx::types::Json<Vec<LimitCharge>>,
-    metadata: Option<serde_json::Value>,
+    metadata: Option<sqlx::types::Json<api_types::BodyMetadata>>,
     request_body: Option<String>,
     response_body: Option<String>,
 }
@@ -299,7 +300,7 @@ impl From<Row> for Interaction {
             tool_calls_blocked: u32::try_from(r.tool_calls_blocked).unwrap_or(0),
             untrusted: r.untrusted,
             charges: r.charges.0,
-            metadata: r.metadata,
+            metadata: r.metadata.map(|m| m.0),
             request_body: r.request_body,
             response_body: r.response_body,
         }

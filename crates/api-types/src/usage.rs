@@ -126,15 +126,31 @@ pub struct Interaction {
     /// What the request counted against each limit that applied.
     #[serde(default)]
     pub charges: Vec<LimitCharge>,
-    /// Metadata about the bodies (`log_bodies` `metadata` or `full`).
+    /// What can be said about the bodies without their content (`log_bodies` `metadata`
+    /// or `full`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<BodyMetadata>,
     /// The request as sent upstream (`log_bodies: full`; one record's view only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_body: Option<String>,
     /// The response as sent to the client (`log_bodies: full`; one record's view only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_body: Option<String>,
+}
+
+/// What an interaction record says about its bodies without their content.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BodyMetadata {
+    /// Bytes of the request body as sent upstream.
+    pub request_bytes: u64,
+    /// Bytes of the response body as sent to the client.
+    pub response_bytes: u64,
+    #[serde(default)]
+    pub finish_reasons: Vec<String>,
+    /// Names of the tools the model called, in order.
+    #[serde(default)]
+    pub tool_calls: Vec<String>,
 }
 
 /// What a worker posts to `/internal/v1/interactions` (gzip-compressed JSON).
