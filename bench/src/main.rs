@@ -782,7 +782,10 @@ async fn usage(
         let secs = started.elapsed().as_secs_f64();
         let stored: Value = http
             .get(format!("{url}/api/v1/usage"))
-            .query(&[("group_by", "profile"), ("profile_id", &profile.to_string())])
+            .query(&[
+                ("group_by", "profile"),
+                ("profile_id", &profile.to_string()),
+            ])
             .bearer_auth(&api_key)
             .send()
             .await?
@@ -793,8 +796,10 @@ async fn usage(
         if stored != records as u64 {
             bail!("{stored} of {records} records stored");
         }
-        runs.push(json!({"workers": workers, "records": records, "seconds": secs,
-                         "records_per_sec": records as f64 / secs}));
+        runs.push(
+            json!({"workers": workers, "records": records, "seconds": secs,
+                         "records_per_sec": records as f64 / secs}),
+        );
     }
     println!("interaction records");
     println!("| case | figure | target |");

@@ -100,7 +100,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 pub fn ingested(stored: u64, duplicates: u64) {
     let m = &*METRICS;
     m.ingested.with_label_values(&["stored"]).inc_by(stored);
-    m.ingested.with_label_values(&["duplicate"]).inc_by(duplicates);
+    m.ingested
+        .with_label_values(&["duplicate"])
+        .inc_by(duplicates);
 }
 
 /// Middleware (a route layer, so the matched route is known): counts and times requests.

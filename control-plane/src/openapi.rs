@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    api_keys, audit_events, interactions, limits, models, organization, policies, profiles, provider_keys, teams,
-    virtual_keys,
+    api_keys, audit_events, interactions, limits, models, organization, policies, profiles,
+    provider_keys, teams, virtual_keys,
 };
 
 #[derive(OpenApi)]

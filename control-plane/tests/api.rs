@@ -520,12 +520,21 @@ async fn leases_never_hand_out_more_than_the_budget_and_batches_count_once() {
         }
         serde_json::to_vec(&body).unwrap()
     };
-    let (status, first) = s.internal_post("/internal/v1/leases", lease(0.7, None), false).await;
+    let (status, first) = s
+        .internal_post("/internal/v1/leases", lease(0.7, None), false)
+        .await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["granted"], 0.7);
-    let (_, second) = s.internal_post("/internal/v1/leases", lease(0.7, None), false).await;
-    assert!((second["granted"].as_f64().unwrap() - 0.3).abs() < 1e-9, "only what is left: {second}");
-    let (_, third) = s.internal_post("/internal/v1/leases", lease(0.7, None), false).await;
+    let (_, second) = s
+        .internal_post("/internal/v1/leases", lease(0.7, None), false)
+        .await;
+    assert!(
+        (second["granted"].as_f64().unwrap() - 0.3).abs() < 1e-9,
+        "only what is left: {second}"
+    );
+    let (_, third) = s
+        .internal_post("/internal/v1/leases", lease(0.7, None), false)
+        .await;
     assert_eq!(third["granted"], 0.0, "spent: {third}");
 
     // The first lease's holder spent 0.25 and gives back the rest.
@@ -538,23 +547,54 @@ async fn leases_never_hand_out_more_than_the_budget_and_batches_count_once() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&batch).unwrap();
     let gzipped = gz.finish().unwrap();
-    let (status, ack) = s.internal_post("/internal/v1/interactions", gzipped.clone(), true).await;
-    assert_eq!((status, ack["inserted"].as_u64()), (StatusCode::OK, Some(5)), "{ack}");
-    let (_, again) = s.internal_post("/internal/v1/interactions", gzipped, true).await;
-    assert_eq!((again["inserted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(5)));
-    let (_, standing) = s.get(&format!("/api/v1/limits/{limit_id}/status")).await;
-    assert!((standing["used"].as_f64().unwrap() - 0.25).abs() < 1e-12, "{standing}");
-    assert!((standing["reserved"].as_f64().unwrap() - 0.75).abs() < 1e-9, "{standing}");
-    let (_, renewed) = s
-        .internal_post("/internal/v1/leases", lease(0.7, Some((&lease_id, 0.45))), false)
+    let (status, ack) = s
+        .internal_post("/internal/v1/interactions", gzipped.clone(), true)
         .await;
-    assert!((renewed["granted"].as_f64().unwrap() - 0.45).abs() < 1e-9, "{renewed}");
+    assert_eq!(
+        (status, ack["inserted"].as_u64()),
+        (StatusCode::OK, Some(5)),
+        "{ack}"
+    );
+    let (_, again) = s
+        .internal_post("/internal/v1/interactions", gzipped, true)
+        .await;
+    assert_eq!(
+        (again["inserted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(5))
+    );
+    let (_, standing) = s.get(&format!("/api/v1/limits/{limit_id}/status")).await;
+    assert!(
+        (standing["used"].as_f64().unwrap() - 0.25).abs() < 1e-12,
+        "{standing}"
+    );
+    assert!(
+        (standing["reserved"].as_f64().unwrap() - 0.75).abs() < 1e-9,
+        "{standing}"
+    );
+    let (_, renewed) = s
+        .internal_post(
+            "/internal/v1/leases",
+            lease(0.7, Some((&lease_id, 0.45))),
+            false,
+        )
+        .await;
+    assert!(
+        (renewed["granted"].as_f64().unwrap() - 0.45).abs() < 1e-9,
+        "{renewed}"
+    );
     let (_, standing) = s.get(&format!("/api/v1/limits/{limit_id}/status")).await;
     let total = standing["used"].as_f64().unwrap() + standing["reserved"].as_f64().unwrap();
-    assert!(total <= 1.0 + 1e-9, "never more than the budget: {standing}");
+    assert!(
+        total <= 1.0 + 1e-9,
+        "never more than the budget: {standing}"
+    );
 
     let (status, problem) = s
-        .internal_post("/internal/v1/interactions", b"\x1f\x8bnot gzip".to_vec(), true)
+        .internal_post(
+            "/internal/v1/interactions",
+            b"\x1f\x8bnot gzip".to_vec(),
+            true,
+        )
         .await;
     assert_eq!(status, 400, "{problem}");
     let (status, _) = s

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use api_types::internal::ProfileConfig;
 use api_types::{
-    Lease, LeaseRelease, LeaseRequest, Limit, LimitCharge, LimitMetric, LimitScope,
-    LimitTable, LimitWindow,
+    Lease, LeaseRelease, LeaseRequest, Limit, LimitCharge, LimitMetric, LimitScope, LimitTable,
+    LimitWindow,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -129,10 +129,18 @@ pub enum Refusal {
 /// How long a spent limit is refused locally before the control plane is asked again.
 const SPENT_RECHECK: Duration = Duration::from_secs(1);
 
+/// One limit on this worker: its lease, and the lock that lets one request at a time ask
+/// the control plane for the next.
+#[derive(Default)]
+struct LimitState {
+    slot: Mutex<Slot>,
+    asking: tokio::sync::Mutex<()>,
+}
+
 /// The budgets of every limit this worker has admitted requests against.
 pub struct Budgets {
     config: Arc<ConfigClient>,
-    slots: Mutex<HashMap<Uuid, Arc<(Mutex<Slot>, tokio::sync::Mutex<()>)>>>,
+    slots: Mutex<HashMap<Uuid, Arc<LimitState>>>,
 }
 
 /// How much to ask for at a time: a twentieth of the limit, at least one unit.
@@ -184,7 +192,7 @@ impl Budgets {
         }
     }
 
-    fn slot(&self, limit: Uuid) -> Arc<(Mutex<Slot>, tokio::sync::Mutex<()>)> {
+    fn slot(&self, limit: Uuid) -> Arc<LimitState> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.entry(limit).or_default().clone()
     }
@@ -202,7 +210,7 @@ impl Budgets {
 
     async fn admit_one(&self, limit: &Arc<Limit>) -> Result<Admission, Refusal> {
         let slot = self.slot(limit.id);
-        let (state, refreshing) = &*slot;
+        let (state, refreshing) = (&slot.slot, &slot.asking);
         let spent = |s: &Slot| Refusal::Spent {
             limit: limit.clone(),
             resets_at: s.spent_resets_at,
@@ -272,10 +280,15 @@ impl Budgets {
     /// Charges a finished request's usage to the lease it was admitted under and says
     /// what its record carries. `amount` is in the limit's metric (for `requests`, the 1
     /// reserved at admission).
-    pub fn charge(&self, admission: &Admission, amount: f64, finished: DateTime<Utc>) -> LimitCharge {
+    pub fn charge(
+        &self,
+        admission: &Admission,
+        amount: f64,
+        finished: DateTime<Utc>,
+    ) -> LimitCharge {
         if admission.limit.metric != LimitMetric::Requests {
             let slot = self.slot(admission.limit.id);
-            let mut s = slot.0.lock().unwrap_or_else(|p| p.into_inner());
+            let mut s = slot.slot.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(held) = s.held.as_mut().filter(|h| h.id == admission.lease_id) {
                 held.left -= amount;
             }
@@ -363,7 +376,10 @@ mod tests {
         let first = slot.take(&l, now).unwrap();
         assert_eq!(first.remaining, 10.01);
         slot.held.as_mut().unwrap().left -= 0.02;
-        assert!(slot.take(&l, now).is_none(), "overspent by the first request");
+        assert!(
+            slot.take(&l, now).is_none(),
+            "overspent by the first request"
+        );
         let mut old = holding(5.0);
         assert!(old.take(&l, now + Duration::from_secs(11)).is_none());
     }
@@ -385,7 +401,10 @@ mod tests {
         let index = LimitIndex::from(LimitTable {
             limits: vec![on_profile, org, elsewhere],
         });
-        assert_eq!(index.applying(&profile, None, None, Some("gpt-4o")).len(), 2);
+        assert_eq!(
+            index.applying(&profile, None, None, Some("gpt-4o")).len(),
+            2
+        );
         assert_eq!(index.applying(&profile, None, None, Some("o3")).len(), 1);
     }
 }

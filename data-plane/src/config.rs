@@ -219,7 +219,9 @@ impl ConfigClient {
     /// Every limit, by subject (empty when the control plane has none).
     pub async fn limits(&self) -> Result<Arc<LimitIndex>, ConfigError> {
         let (limits, _) = self
-            .lookup("limits", &self.limits, (), || "/internal/v1/limits".to_owned())
+            .lookup("limits", &self.limits, (), || {
+                "/internal/v1/limits".to_owned()
+            })
             .await?;
         Ok(limits.unwrap_or_default())
     }

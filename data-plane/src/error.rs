@@ -116,12 +116,8 @@ impl ProxyError {
             ProxyError::LimitReached { limit, .. } if crate::budget::is_rate(limit) => {
                 (429, ErrorKind::RateLimit, "rate_limit_exceeded")
             }
-            ProxyError::LimitReached { .. } => {
-                (402, ErrorKind::BudgetExhausted, "budget_exceeded")
-            }
-            ProxyError::LimitUnavailable(_) => {
-                (503, ErrorKind::Unavailable, "limits_unavailable")
-            }
+            ProxyError::LimitReached { .. } => (402, ErrorKind::BudgetExhausted, "budget_exceeded"),
+            ProxyError::LimitUnavailable(_) => (503, ErrorKind::Unavailable, "limits_unavailable"),
         }
     }
 

@@ -205,7 +205,11 @@ impl BackgroundService for DrainOnShutdown {
         } else {
             tracing::info!("drained");
         }
-        if self.records.flush(self.grace.max(std::time::Duration::from_secs(5))).await {
+        if self
+            .records
+            .flush(self.grace.max(std::time::Duration::from_secs(5)))
+            .await
+        {
             tracing::info!("interaction records sent; exiting");
         } else {
             tracing::error!("the control plane did not take the queued interaction records in time; they are lost");

@@ -1033,7 +1033,10 @@ fn limit_headers(admissions: &[Admission]) -> Vec<(&'static str, String)> {
     };
     let mut headers = vec![
         ("x-gatehouse-limit-id", a.limit.id.to_string()),
-        ("x-gatehouse-limit-metric", a.limit.metric.as_str().to_owned()),
+        (
+            "x-gatehouse-limit-metric",
+            a.limit.metric.as_str().to_owned(),
+        ),
         ("x-gatehouse-limit-max", a.limit.max.to_string()),
         ("x-gatehouse-limit-remaining", a.remaining.to_string()),
     ];
@@ -1090,7 +1093,9 @@ impl RequestCtx {
         let metadata = (log_bodies != LogBodies::None).then(|| api_types::BodyMetadata {
             request_bytes: self.request_bytes,
             response_bytes: self.response_bytes,
-            finish_reasons: observed.map(|o| o.finish_reasons.clone()).unwrap_or_default(),
+            finish_reasons: observed
+                .map(|o| o.finish_reasons.clone())
+                .unwrap_or_default(),
             tool_calls: observed.map(|o| o.tool_calls.clone()).unwrap_or_default(),
         });
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();

@@ -281,14 +281,21 @@ async fn send(delivery: Arc<dyn Delivery>, batch: Vec<Interaction>, shared: Arc<
                 batch_result("ok");
                 count("sent", n);
                 if ack.duplicates > 0 {
-                    tracing::debug!(duplicates = ack.duplicates, "batch was partly delivered before");
+                    tracing::debug!(
+                        duplicates = ack.duplicates,
+                        "batch was partly delivered before"
+                    );
                 }
                 return;
             }
             Err(ConfigError::Status(status @ (400 | 413 | 422))) => {
                 batch_result("rejected");
                 count("dropped_rejected", n);
-                tracing::error!(status, records = n, "the control plane refused a batch; dropped");
+                tracing::error!(
+                    status,
+                    records = n,
+                    "the control plane refused a batch; dropped"
+                );
                 return;
             }
             Err(e) => {
@@ -308,8 +315,7 @@ fn batch_result(result: &str) {
 }
 
 fn compress(records: &[Interaction]) -> std::io::Result<Vec<u8>> {
-    let mut encoder =
-        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     serde_json::to_writer(&mut encoder, &InteractionBatchRef { records })?;
     encoder.flush()?;
     encoder.finish()
@@ -345,7 +351,9 @@ mod tests {
             let json = {
                 use std::io::Read;
                 let mut out = Vec::new();
-                flate2::read::GzDecoder::new(&gzipped[..]).read_to_end(&mut out).unwrap();
+                flate2::read::GzDecoder::new(&gzipped[..])
+                    .read_to_end(&mut out)
+                    .unwrap();
                 out
             };
             let batch: InteractionBatch = serde_json::from_slice(&json).unwrap();
@@ -422,7 +430,10 @@ mod tests {
             sink.record(record());
         }
         assert!(started.elapsed() < Duration::from_secs(1));
-        assert!(sink.tx.capacity() == 0, "the queue is full, and recording did not block");
+        assert!(
+            sink.tx.capacity() == 0,
+            "the queue is full, and recording did not block"
+        );
     }
 
     #[tokio::test]

@@ -178,7 +178,11 @@ pub struct Settings {
 
     /// Bytes of request and response bodies (`log_bodies: full`) the queue holds; past it,
     /// records are kept without their bodies.
-    #[arg(long, env = "GATEHOUSE_USAGE_QUEUE_BODY_BYTES", default_value = "64MiB")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_USAGE_QUEUE_BODY_BYTES",
+        default_value = "64MiB"
+    )]
     pub usage_queue_body_bytes: bytesize::ByteSize,
 
     /// Records per batch posted to the control plane.
@@ -271,7 +275,8 @@ impl Settings {
             capacity: self.usage_queue_capacity.max(1),
             batch_size: self.usage_batch_size.max(1),
             flush_interval: self.usage_flush_interval,
-            body_budget: usize::try_from(self.usage_queue_body_bytes.as_u64()).unwrap_or(usize::MAX),
+            body_budget: usize::try_from(self.usage_queue_body_bytes.as_u64())
+                .unwrap_or(usize::MAX),
             ..crate::records::SinkSettings::default()
         }
     }

@@ -75,7 +75,8 @@ impl Columns {
         self.id.push(r.id);
         self.occurred_at.push(r.occurred_at);
         self.request_id.push(text(&r.request_id));
-        self.provider.push(r.provider.map(|p| p.as_str().to_owned()));
+        self.provider
+            .push(r.provider.map(|p| p.as_str().to_owned()));
         self.api.push(r.api.as_deref().map(text));
         self.model.push(r.model.as_deref().map(text));
         self.response_model
@@ -188,7 +189,10 @@ pub async fn ingest(pool: &PgPool, records: &[Interaction]) -> Result<IngestAck,
 /// Adds charges to the limits' counters (exact NUMERIC sums; limits deleted meanwhile are
 /// skipped), then settles them against the leases they were spent from. Counters first:
 /// they take the key-share lock on the limit that a lease grant does not conflict with.
-async fn apply_charges(conn: &mut PgConnection, charges: &[&LimitCharge]) -> Result<(), sqlx::Error> {
+async fn apply_charges(
+    conn: &mut PgConnection,
+    charges: &[&LimitCharge],
+) -> Result<(), sqlx::Error> {
     let limits: Vec<Uuid> = charges.iter().map(|c| c.limit_id).collect();
     let windows: Vec<DateTime<Utc>> = charges.iter().map(|c| c.window_start).collect();
     let amounts: Vec<f64> = charges.iter().map(|c| c.amount).collect();
@@ -337,7 +341,9 @@ pub async fn list(
     page: &super::PageRequest,
 ) -> Result<Vec<Interaction>, sqlx::Error> {
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(SELECT);
-    qb.push(", NULL::text AS request_body, NULL::text AS response_body FROM interactions WHERE true");
+    qb.push(
+        ", NULL::text AS request_body, NULL::text AS response_body FROM interactions WHERE true",
+    );
     if let Some(before) = page.after {
         qb.push(" AND id < ").push_bind(before);
     }
@@ -365,7 +371,8 @@ pub async fn list(
     if let Some(status) = filter.status {
         qb.push(" AND status = ").push_bind(i32::from(status));
     }
-    qb.push(" ORDER BY id DESC LIMIT ").push_bind(page.limit + 1);
+    qb.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(page.limit + 1);
     let rows: Vec<Row> = qb.build_query_as().fetch_all(conn).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }

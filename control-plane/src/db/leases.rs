@@ -57,8 +57,7 @@ fn calendar(window: LimitWindow, now: DateTime<Utc>) -> (DateTime<Utc>, Option<D
             (start, Some(start + unit))
         }
         LimitWindow::Week => {
-            let start =
-                midnight - Duration::days(i64::from(now.weekday().num_days_from_monday()));
+            let start = midnight - Duration::days(i64::from(now.weekday().num_days_from_monday()));
             (start, Some(start + Duration::weeks(1)))
         }
         LimitWindow::Month => {
@@ -153,9 +152,10 @@ pub async fn grant(pool: &PgPool, request: &LeaseRequest) -> Result<Option<Lease
     let Some(row) = row else {
         return Ok(None);
     };
-    let (Some(metric), Some(window_kind)) =
-        (LimitMetric::parse(&row.metric), LimitWindow::parse(&row.window))
-    else {
+    let (Some(metric), Some(window_kind)) = (
+        LimitMetric::parse(&row.metric),
+        LimitWindow::parse(&row.window),
+    ) else {
         return Ok(None);
     };
     let now = Utc::now();
@@ -248,11 +248,17 @@ mod tests {
     fn calendar_windows_start_and_reset_on_utc_boundaries() {
         let now = at("2026-11-22T13:47:12.5Z");
         let w = Window::at(LimitWindow::Hour, false, now);
-        assert_eq!((w.start, w.resets_at), (at("2026-11-22T13:00:00Z"), Some(at("2026-11-22T14:00:00Z"))));
+        assert_eq!(
+            (w.start, w.resets_at),
+            (at("2026-11-22T13:00:00Z"), Some(at("2026-11-22T14:00:00Z")))
+        );
         let w = Window::at(LimitWindow::Week, false, now);
         assert_eq!(w.start, at("2026-11-16T00:00:00Z"), "Monday");
         let w = Window::at(LimitWindow::Month, false, at("2026-12-31T23:59:59Z"));
-        assert_eq!((w.start, w.resets_at), (at("2026-12-01T00:00:00Z"), Some(at("2027-01-01T00:00:00Z"))));
+        assert_eq!(
+            (w.start, w.resets_at),
+            (at("2026-12-01T00:00:00Z"), Some(at("2027-01-01T00:00:00Z")))
+        );
         let w = Window::at(LimitWindow::Total, false, now);
         assert_eq!((w.start, w.resets_at), (epoch(), None));
     }

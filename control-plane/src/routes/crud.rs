@@ -213,7 +213,9 @@ pub async fn fetch<R: Resource>(
 }
 
 /// Every object of resource `R`, decoded.
-pub async fn fetch_all<R: Resource>(conn: &mut PgConnection) -> Result<Vec<R::Output>, sqlx::Error> {
+pub async fn fetch_all<R: Resource>(
+    conn: &mut PgConnection,
+) -> Result<Vec<R::Output>, sqlx::Error> {
     let rows: Vec<R::Row> = sqlx::query_as(R::SELECT).fetch_all(conn).await?;
     rows.into_iter().map(R::output).collect()
 }

@@ -173,8 +173,8 @@ pub async fn ingest(
     } else {
         body
     };
-    let batch: api_types::InteractionBatch = serde_json::from_slice(&json)
-        .map_err(|e| bad(format!("batch is not valid: {e}")))?;
+    let batch: api_types::InteractionBatch =
+        serde_json::from_slice(&json).map_err(|e| bad(format!("batch is not valid: {e}")))?;
     let ack = db::interactions::ingest(&state.db, &batch.records).await?;
     crate::metrics::ingested(ack.inserted, ack.duplicates);
     Ok(ApiJson(ack))

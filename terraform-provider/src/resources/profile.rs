@@ -145,7 +145,12 @@ impl RestObject for ProfileObject {
     }
 
     fn validate(diags: &mut Diagnostics, config: &ProfileState<'_>) {
-        super::validate_one_of(diags, &config.log_bodies, "log_bodies", &["none", "metadata", "full"]);
+        super::validate_one_of(
+            diags,
+            &config.log_bodies,
+            "log_bodies",
+            &["none", "metadata", "full"],
+        );
         validate_name(diags, &config.name);
         validate_uuid(diags, &config.team_id, "team_id");
         if let Value::Value(models) = &config.allowed_models {
