@@ -1,5 +1,6 @@
 # Limits at every scope: the organization's monthly spend, a team's daily tokens, a
-# profile's request rate, and one application key's monthly spend.
+# profile's request rate (sliding) and its daily spend on one model, and one application
+# key's monthly spend.
 #
 #   export GATEHOUSE_BASE_URL=http://localhost:9000 GATEHOUSE_API_KEY=<admin API key>
 #   terraform init && terraform apply
@@ -35,6 +36,8 @@ resource "gatehouse_team" "research" {
 resource "gatehouse_profile" "notebook" {
   name    = "${var.name_prefix}-notebook"
   team_id = gatehouse_team.research.id
+  # Interaction records keep the request and response bodies (64 KiB each at most).
+  log_bodies = "full"
 }
 
 resource "gatehouse_virtual_key" "intern" {
@@ -65,7 +68,19 @@ resource "gatehouse_limit" "profile_rate" {
   subject_id = gatehouse_profile.notebook.id
   metric     = "requests"
   window     = "minute"
+  rolling    = true
   max        = 60
+}
+
+# The expensive model gets a daily budget of its own.
+resource "gatehouse_limit" "profile_opus_spend" {
+  team_id    = gatehouse_team.research.id
+  scope      = "profile"
+  subject_id = gatehouse_profile.notebook.id
+  metric     = "cost_usd"
+  window     = "day"
+  model      = "claude-opus-4-1"
+  max        = 50
 }
 
 resource "gatehouse_limit" "intern_spend" {
