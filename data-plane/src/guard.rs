@@ -156,7 +156,7 @@ impl ToolJudge for Judge {
                 if let Some(m) = metrics() {
                     m.tool_calls.with_label_values(&["blocked"]).inc();
                     m.tool_calls_blocked
-                        .with_label_values(&[tool, blocked.kind.as_str()])
+                        .with_label_values(&[&m.tool_label(tool), blocked.kind.as_str()])
                         .inc();
                 }
                 Some(blocked.message)

@@ -71,7 +71,11 @@ fn main() -> anyhow::Result<()> {
             .with_env_filter(filter)
             .init();
     }
-    data_plane::metrics::init(settings.metrics_profile_labels, settings.metrics_enabled);
+    data_plane::metrics::init(
+        settings.metrics_profile_labels,
+        settings.metrics_virtual_key_labels,
+        settings.metrics_enabled,
+    );
     if let Some(trace) = settings.trace_settings() {
         data_plane::telemetry::init(&trace)?;
         tracing::info!(endpoint = %trace.endpoint, protocol = ?trace.protocol, "exporting traces over OTLP");

@@ -39,6 +39,7 @@ const OVERHEAD_BUCKETS: [f64; 12] = [
 pub struct Metrics {
     registry: Registry,
     profile_labels: bool,
+    virtual_key_labels: bool,
     pub requests: IntCounterVec,
     pub request_duration: HistogramVec,
     pub time_to_first_token: HistogramVec,
@@ -61,6 +62,7 @@ pub struct Metrics {
     config_staleness: Gauge,
     config_watch_live: IntGauge,
     models: Mutex<HashSet<String>>,
+    tools: Mutex<HashSet<String>>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -72,13 +74,13 @@ pub fn metrics() -> Option<&'static Metrics> {
     if DISABLED.load(Ordering::Relaxed) {
         return None;
     }
-    Some(METRICS.get_or_init(|| Metrics::new(false)))
+    Some(METRICS.get_or_init(|| Metrics::new(false, false)))
 }
 
 /// Sets up the metrics once, at start-up, before any request.
-pub fn init(profile_labels: bool, enabled: bool) {
+pub fn init(profile_labels: bool, virtual_key_labels: bool, enabled: bool) {
     DISABLED.store(!enabled, Ordering::Relaxed);
-    METRICS.get_or_init(|| Metrics::new(profile_labels));
+    METRICS.get_or_init(|| Metrics::new(profile_labels, virtual_key_labels));
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -115,11 +117,14 @@ fn unreachable_metric(name: &str, e: prometheus::Error) -> ! {
 }
 
 impl Metrics {
-    fn new(profile_labels: bool) -> Self {
+    fn new(profile_labels: bool, virtual_key_labels: bool) -> Self {
         let r = Registry::new();
         let mut request_labels = vec!["provider", "api", "model", "status"];
         if profile_labels {
             request_labels.push("profile");
+        }
+        if virtual_key_labels {
+            request_labels.push("virtual_key");
         }
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).unwrap_or_else(|e| unreachable_metric(name, e));
@@ -134,6 +139,7 @@ impl Metrics {
         register(&r, Box::new(staleness.clone()));
         Metrics {
             profile_labels,
+            virtual_key_labels,
             requests: counter(
                 &r,
                 "gatehouse_requests_total",
@@ -262,6 +268,7 @@ impl Metrics {
                 "1 while the control plane's change stream is connected",
             ),
             models: Mutex::new(HashSet::new()),
+            tools: Mutex::new(HashSet::new()),
             registry: r,
         }
     }
@@ -271,24 +278,20 @@ impl Metrics {
         self.profile_labels
     }
 
+    /// Whether request metrics carry a `virtual_key` label.
+    pub fn virtual_key_labels(&self) -> bool {
+        self.virtual_key_labels
+    }
+
     /// `model` as a label value: itself while fewer than [`MAX_MODELS`] distinct models were
     /// seen (and it is short), else `other`.
     pub fn model_label(&self, model: &str) -> String {
-        if model.is_empty() {
-            return "-".to_owned();
-        }
-        if model.len() > 128 {
-            return "other".to_owned();
-        }
-        let mut seen = self.models.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.contains(model) {
-            return model.to_owned();
-        }
-        if seen.len() < MAX_MODELS {
-            seen.insert(model.to_owned());
-            return model.to_owned();
-        }
-        "other".to_owned()
+        bounded(&self.models, model)
+    }
+
+    /// A tool name as a label value, bounded like models: names come from clients.
+    pub fn tool_label(&self, tool: &str) -> String {
+        bounded(&self.tools, tool)
     }
 
     /// The exposition text, with the config gauges read now.
@@ -350,10 +353,30 @@ async fn serve_metrics(State(state): State<Arc<ServerState>>, headers: HeaderMap
     (
         [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
         METRICS
-            .get_or_init(|| Metrics::new(false))
+            .get_or_init(|| Metrics::new(false, false))
             .render(&state.config),
     )
         .into_response()
+}
+
+/// `value` while fewer than [`MAX_MODELS`] distinct values were seen in `seen` (and it is
+/// short), else `other`; `-` for none.
+fn bounded(seen: &Mutex<HashSet<String>>, value: &str) -> String {
+    if value.is_empty() {
+        return "-".to_owned();
+    }
+    if value.len() > 128 {
+        return "other".to_owned();
+    }
+    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.contains(value) {
+        return value.to_owned();
+    }
+    if seen.len() < MAX_MODELS {
+        seen.insert(value.to_owned());
+        return value.to_owned();
+    }
+    "other".to_owned()
 }
 
 /// Serves `/metrics` on `addr` until the process ends. A port that cannot be bound is
@@ -380,7 +403,7 @@ mod tests {
 
     #[test]
     fn every_metric_is_valid_and_model_labels_are_bounded() {
-        let m = Metrics::new(true);
+        let m = Metrics::new(true, false);
         m.requests
             .with_label_values(&["openai", "chat_completions", "m", "200", "p"])
             .inc();

@@ -988,8 +988,13 @@ impl ProxyHttp for Gateway {
         if let Some(m) = metrics() {
             record_request(m, ctx, status, profile.as_deref(), elapsed, cost);
         }
+        let mut record = ctx.interaction(&self.budgets, status, e, cost, elapsed);
+        record.tool_calls_allowed = tools_allowed;
+        record.tool_calls_blocked = tools_blocked;
         tracing::info!(
             request_id = %ctx.request_id,
+            interaction_id = %record.id,
+            virtual_key = record.virtual_key_id.map(|id| id.to_string()).as_deref().unwrap_or("-"),
             provider,
             api,
             profile = profile.as_deref().unwrap_or("-"),
@@ -1008,16 +1013,13 @@ impl ProxyHttp for Gateway {
             tool_calls_blocked = tools_blocked,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             overhead_us = ctx.overhead.as_micros() as u64,
-            error = e.map(|e| e.etype().as_str()),
+            error = record.error.as_deref(),
             "access"
         );
-        let mut record = ctx.interaction(&self.budgets, status, e, cost, elapsed);
-        record.tool_calls_allowed = tools_allowed;
-        record.tool_calls_blocked = tools_blocked;
-        self.records.record(record);
         if let Some(span) = ctx.span.take() {
-            end_span(span, ctx, status, profile.as_deref(), cost);
+            end_span(span, ctx, &record);
         }
+        self.records.record(record);
     }
 }
 
@@ -1144,14 +1146,39 @@ impl RequestCtx {
 }
 
 /// Fills in the GenAI attributes (and Gatehouse's own) and ends the span.
-fn end_span(
-    mut span: RequestSpan,
-    ctx: &RequestCtx,
-    status: u16,
-    profile: Option<&str>,
-    cost: Option<f64>,
-) {
+fn end_span(mut span: RequestSpan, ctx: &RequestCtx, record: &api_types::Interaction) {
     use opentelemetry::{Array, KeyValue, StringValue, Value};
+    let (status, cost) = (record.status, record.cost_usd);
+    let profile = record.profile_id.map(|p| p.to_string());
+    let profile = profile.as_deref();
+    span.set(KeyValue::new(
+        "gatehouse.interaction.id",
+        record.id.to_string(),
+    ));
+    if let Some(vk) = record.virtual_key_id {
+        span.set(KeyValue::new("gatehouse.virtual_key.id", vk.to_string()));
+    }
+    if let Some(error) = &record.error {
+        span.set(KeyValue::new("error.type", error.clone()));
+    }
+    let outcome = match (record.tool_calls_blocked, record.tool_calls_allowed) {
+        (0, 0) => "none",
+        (0, _) => "allowed",
+        _ => "blocked",
+    };
+    span.set(KeyValue::new("gatehouse.policy.outcome", outcome));
+    span.set(KeyValue::new(
+        "gatehouse.policy.untrusted",
+        record.untrusted,
+    ));
+    span.set(KeyValue::new(
+        "gatehouse.policy.tool_calls_allowed",
+        i64::from(record.tool_calls_allowed),
+    ));
+    span.set(KeyValue::new(
+        "gatehouse.policy.tool_calls_blocked",
+        i64::from(record.tool_calls_blocked),
+    ));
     let (provider, _) = ctx.labels();
     let operation = ctx.endpoint.map(Endpoint::operation).unwrap_or("-");
     let request_model = ctx.model.clone().unwrap_or_default();
@@ -1242,6 +1269,13 @@ fn record_request(
     let mut labels = vec![provider, api, &model, &status_label];
     if m.profile_labels() {
         labels.push(profile.unwrap_or("-"));
+    }
+    let virtual_key = match &ctx.credential {
+        Credential::Virtual(vk) => vk.id.to_string(),
+        Credential::Passthrough => "-".to_owned(),
+    };
+    if m.virtual_key_labels() {
+        labels.push(&virtual_key);
     }
     m.requests.with_label_values(&labels).inc();
     if let Some(u) = ctx.observed.as_ref().and_then(|o| o.usage) {

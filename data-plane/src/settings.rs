@@ -218,6 +218,15 @@ pub struct Settings {
     )]
     pub metrics_profile_labels: bool,
 
+    /// Add a `virtual_key` label (the key's id) to request metrics (one series per key:
+    /// mind the cardinality).
+    #[arg(
+        long,
+        env = "GATEHOUSE_METRICS_VIRTUAL_KEY_LABELS",
+        default_value_t = false
+    )]
+    pub metrics_virtual_key_labels: bool,
+
     /// OTLP collector base URL for traces, e.g. `http://otel-collector:4318` (HTTP, spans go
     /// to `<this>/v1/traces`) or `http://otel-collector:4317` (gRPC). Unset: no tracing.
     #[arg(long, env = "GATEHOUSE_OTEL_EXPORTER_OTLP_ENDPOINT")]

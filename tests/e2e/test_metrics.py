@@ -3,6 +3,7 @@ metrics`), counters that match the requests sent, and a bearer token that is enf
 
 import shutil
 import subprocess
+import time
 import uuid
 
 import openai
@@ -67,6 +68,9 @@ def test_data_plane_metrics_count_what_was_sent(stack):
     tokens_out = delta("gatehouse_tokens_total", provider="openai", model=model, type="output")
     cost = delta("gatehouse_cost_usd_total", provider="openai", model=model)
     assert cost == pytest.approx((tokens_in * 1.0 + tokens_out * 2.0) / 1e6)
+    # Every request, refused ones included, queued one interaction record, and none dropped.
+    assert delta("gatehouse_usage_records_total", outcome="queued") == 10
+    assert delta("gatehouse_usage_records_total", outcome="dropped_queue_full") == 0
     assert value(after, "gatehouse_requests_in_flight") == 0
     assert value(after, "gatehouse_open_streams") == 0
     assert value(after, "gatehouse_config_watch_live") == 1
@@ -89,6 +93,18 @@ def test_control_plane_metrics_count_api_requests(stack):
     missing = dict(method="GET", route="/api/v1/teams/{id}", status="404")
     assert value(after, "gatehouse_api_requests_total", **missing) - value(before, "gatehouse_api_requests_total", **missing) == 1
     assert value(after, "gatehouse_watch_subscribers") >= 1, "the stack's worker watches"
+    # A proxied request's interaction record reaches the control plane's ingest.
+    profile = stack.create("/profiles", {"name": "ingest-" + uuid.uuid4().hex[:8]})
+    openai.OpenAI(base_url=stack.openai_base(profile["id"]), api_key="sk-i", max_retries=0).chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES
+    )
+    stored = dict(outcome="stored")
+    deadline = time.monotonic() + 10
+    while value(samples(scrape(url).text), "gatehouse_interactions_ingested_total", **stored) <= value(
+        before, "gatehouse_interactions_ingested_total", **stored
+    ):
+        assert time.monotonic() < deadline, "no interaction records were ingested"
+        time.sleep(0.1)
     assert value(after, "gatehouse_db_pool_connections", state="idle") >= 0
 
 
@@ -106,6 +122,19 @@ def test_the_dashboard_only_uses_metrics_the_planes_export(stack):
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model="mock-error-500", messages=MESSAGES)
     client.chat.completions.create(model="no-price-" + uuid.uuid4().hex[:6], messages=MESSAGES)
+    # A tool call blocked, and a request refused by a limit.
+    stack.create(
+        "/tool-invocation-policies",
+        {"profile_id": profile["id"], "tool_name": "delete_repo", "action": "block_always", "conditions": []},
+    )
+    tools = [{"type": "function", "function": {"name": "delete_repo", "parameters": {"type": "object"}}}]
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "<<call:delete_repo {}>>"}], tools=tools
+    )
+    stack.create("/limits", {"scope": "profile", "subject_id": profile["id"], "metric": "requests", "window": "day", "max": 1})
+    with pytest.raises(openai.RateLimitError):
+        for _ in range(3):
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     used = {re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs for m in re.findall(r"gatehouse_[a-z_]+", e)}
     exported = set()
     for url in (stack.metrics_urls[stack.proxy_port], f"{stack.api_url}/metrics"):

@@ -152,6 +152,39 @@ def test_refused_requests_are_spans_too_and_streams_end_theirs(traced):
     assert attrs["gen_ai.response.finish_reasons"] == ["stop"]
 
 
+def test_spans_carry_the_policy_outcome_and_the_interaction_record(traced):
+    profile = traced.create("/profiles", {"name": "traced-" + uuid.uuid4().hex[:8]})
+    traced.create(
+        "/tool-invocation-policies",
+        {"profile_id": profile["id"], "tool_name": "delete_repo", "action": "block_always", "conditions": []},
+    )
+    trace_id = uuid.uuid4().hex
+    client = openai.OpenAI(
+        base_url=traced.openai_base(profile["id"]),
+        api_key="sk-traced",
+        max_retries=0,
+        default_headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
+    )
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}} for n in ("delete_repo", "get_weather")]
+    client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": '<<call:delete_repo {"name":"prod"}>> <<call:get_weather {"city":"Oslo"}>>'}],
+        tools=tools,
+        extra_headers={"x-gatehouse-context-untrusted": "true"},
+    )
+    _, span = traced.receiver.wait_for(lambda s: s.trace_id.hex() == trace_id)
+    attrs = attributes(span)
+    assert attrs["gatehouse.policy.outcome"] == "blocked"
+    assert (attrs["gatehouse.policy.tool_calls_blocked"], attrs["gatehouse.policy.tool_calls_allowed"]) == (1, 1)
+    assert attrs["gatehouse.policy.untrusted"] is True
+    # The span names the interaction record, which says the same.
+    deadline = time.monotonic() + 10
+    while not (records := traced.interactions(profile_id=profile["id"])) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert records[0]["id"] == attrs["gatehouse.interaction.id"]
+    assert (records[0]["tool_calls_blocked"], records[0]["tool_calls_allowed"], records[0]["untrusted"]) == (1, 1, True)
+
+
 class GrpcReceiver:
     """The OTLP gRPC TraceService, collecting spans and the authorization metadata."""
 
