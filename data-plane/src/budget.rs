@@ -277,6 +277,39 @@ impl Budgets {
         s.take(limit, now).ok_or_else(|| spent(&s))
     }
 
+    /// Gives back the unspent part of every lease held (on shutdown), so other workers can
+    /// spend it now rather than after the lease expires. Best effort: a lease not given back
+    /// expires anyway.
+    pub async fn release_all(&self) {
+        let slots: Vec<(Uuid, Arc<LimitState>)> = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.iter().map(|(id, s)| (*id, s.clone())).collect()
+        };
+        for (limit_id, state) in slots {
+            let held = {
+                let mut s = state.slot.lock().unwrap_or_else(|p| p.into_inner());
+                s.held.take()
+            };
+            let Some(held) = held else { continue };
+            let request = LeaseRequest {
+                limit_id,
+                amount: 0.0,
+                release: Some(LeaseRelease {
+                    lease_id: held.id,
+                    unspent: held.left.max(0.0),
+                }),
+            };
+            let body = serde_json::to_vec(&request).unwrap_or_default();
+            if let Err(e) = self
+                .config
+                .post::<Lease>("/internal/v1/leases", body, false)
+                .await
+            {
+                tracing::debug!(limit = %limit_id, error = %e, "could not give a lease back");
+            }
+        }
+    }
+
     /// Charges a finished request's usage to the lease it was admitted under and says
     /// what its record carries. `amount` is in the limit's metric (for `requests`, the 1
     /// reserved at admission).

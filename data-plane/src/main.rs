@@ -127,6 +127,7 @@ fn main() -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let drain = gateway.drain.clone();
+    let budgets = gateway.budgets.clone();
     let mut service = pingora::proxy::http_proxy_service(&server.configuration, gateway);
     service.add_tcp(&settings.proxy_addr.to_string());
     server.add_service(service);
@@ -149,6 +150,7 @@ fn main() -> anyhow::Result<()> {
         "drain",
         DrainOnShutdown {
             drain,
+            budgets,
             records,
             grace: std::time::Duration::from_secs(settings.shutdown_grace_secs),
         },
@@ -184,11 +186,12 @@ impl BackgroundService for ShipRecords {
     }
 }
 
-/// On shutdown: waits for the requests in flight (up to the grace period), sends the
-/// interaction records still queued (up to the grace period again), exports the spans
+/// On shutdown: waits for the requests in flight (up to the grace period), gives back the
+/// unspent budget leases, sends the interaction records still queued (up to the grace period again), exports the spans
 /// still queued, and exits.
 struct DrainOnShutdown {
     drain: Arc<data_plane::drain::Drain>,
+    budgets: Arc<data_plane::budget::Budgets>,
     records: RecordSink,
     grace: std::time::Duration,
 }
@@ -209,6 +212,7 @@ impl BackgroundService for DrainOnShutdown {
         } else {
             tracing::info!("drained");
         }
+        self.budgets.release_all().await;
         if self
             .records
             .flush(self.grace.max(std::time::Duration::from_secs(5)))

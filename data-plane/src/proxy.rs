@@ -46,7 +46,8 @@ pub struct Gateway {
     pub drain: Arc<Drain>,
     /// Where interaction records go.
     pub records: RecordSink,
-    budgets: Budgets,
+    /// Budget leases of the usage limits.
+    pub budgets: Arc<Budgets>,
     dns: Cache<(String, u16), SocketAddr>,
     /// Sends the requests whose signature covers the body (see [`Gateway::serve_signed`]).
     signed_http: reqwest::Client,
@@ -73,7 +74,7 @@ impl Gateway {
             .build()
             .unwrap_or_default();
         Self {
-            budgets: Budgets::new(config.clone()),
+            budgets: Arc::new(Budgets::new(config.clone())),
             records,
             config,
             upstreams,

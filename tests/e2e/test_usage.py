@@ -291,8 +291,11 @@ def test_records_survive_a_control_plane_outage_without_duplicates(stack):
     assert len({r["id"] for r in records}) == 40
 
 
-def test_a_worker_sent_sigterm_flushes_its_queue(stack):
+def test_a_worker_sent_sigterm_flushes_its_queue_and_gives_back_its_budget(stack):
     profile, key = profile_with_key(stack, "usage-sigterm")
+    limit = stack.create(
+        "/limits", {"scope": "profile", "subject_id": profile, "metric": "cost_usd", "window": "month", "max": 10.0}
+    )
     # Records would wait a minute for their batch to fill: only the shutdown flush sends them.
     url, proc = stack.add_worker("usage-sigterm", GATEHOUSE_USAGE_FLUSH_INTERVAL="60s")
     client = openai.OpenAI(base_url=f"{url}/v1/openai/{profile}", api_key=key, max_retries=0)
@@ -302,4 +305,8 @@ def test_a_worker_sent_sigterm_flushes_its_queue(stack):
     assert stack.interactions(profile_id=profile) == []
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
-    assert len(stack.interactions(profile_id=profile)) == 25
+    records = stack.interactions(profile_id=profile)
+    assert len(records) == 25
+    status = limit_status(stack, limit["id"])
+    assert status["reserved"] == pytest.approx(0.0, abs=1e-12), status
+    assert status["used"] == pytest.approx(sum(r["cost_usd"] for r in records), abs=1e-12)
