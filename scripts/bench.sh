@@ -51,6 +51,9 @@ usage=$(GATEHOUSE_ADMIN_API_KEY="$admin_key" \
 echo "$usage"
 
 # Data plane with metrics and tracing off, then on (spans to a sink), same mock upstream.
+# Every data plane sends its interaction records (serialized and compressed by the worker, as
+# always) to the sink too: the control plane and Postgres would otherwise share core 0 with
+# the worker under test. Their ingest capacity is the `interaction records` figure above.
 internal_secret="bench-internal-secret-0123456789abcdef0123"
 mock_port=$(free_port) sink_port=$(free_port)
 pin 1 "$bin/mock-provider" --addr "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
@@ -63,7 +66,8 @@ start_data_plane() {
   (
     export GATEHOUSE_PROXY_ADDR="127.0.0.1:$port" GATEHOUSE_CONTROL_PLANE_URL="http://127.0.0.1:$api_port" \
       GATEHOUSE_INTERNAL_TOKEN_SECRET="$internal_secret" GATEHOUSE_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/v1" \
-      GATEHOUSE_PROXY_THREADS=1 GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_METRICS_ADDR="127.0.0.1:$(free_port)" "${@:2}"
+      GATEHOUSE_PROXY_THREADS=1 GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_METRICS_ADDR="127.0.0.1:$(free_port)" \
+      GATEHOUSE_USAGE_INGEST_URL="http://127.0.0.1:$sink_port" "${@:2}"
     pin 0 "$bin/gatehouse-data-plane"
   ) >"$work/$1.log" 2>&1 &
   pids+=($!)
@@ -136,6 +140,55 @@ proxies=$(pin 1 "$bin/gatehouse-bench" data-plane \
   --profile "$profile" --rounds 5 --seconds 3 --json bench/results/proxies.json)
 echo "$proxies"
 
+# Peer gateways (installed once into ~/.cache/gatehouse/bench-peers; skipped where they do
+# not install): LiteLLM's proxy (PyPI, no database, local cost map) and Portkey's gateway
+# (npm), each pinned to core 0 like the others, on the same mock upstream.
+peers="$HOME/.cache/gatehouse/bench-peers"
+mkdir -p "$peers"
+contenders=(--target "direct=http://127.0.0.1:$mock_port/v1/chat/completions"
+  --target "nginx=http://127.0.0.1:$nginx_port/v1/chat/completions")
+if [ -x "$peers/litellm-venv/bin/litellm" ] || { python3 -m venv "$peers/litellm-venv" \
+    && "$peers/litellm-venv/bin/pip" install -q 'litellm[proxy]' >"$work/litellm-install.log" 2>&1; }; then
+  litellm_port=$(free_port)
+  litellm_key="sk-bench-master-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  cat > "$work/litellm.yaml" <<YAML
+model_list:
+  - model_name: gpt-4o-mini
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: http://127.0.0.1:$mock_port/v1
+      api_key: sk-bench
+YAML
+  (cd "$work" && LITELLM_MASTER_KEY="$litellm_key" LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
+    pin 0 "$peers/litellm-venv/bin/litellm" --config "$work/litellm.yaml" --port "$litellm_port" --num_workers 1) \
+    >"$work/litellm.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 120); do curl -sf -o /dev/null "http://127.0.0.1:$litellm_port/health/liveliness" && break; sleep 0.5; done
+  contenders+=(--target "litellm=http://127.0.0.1:$litellm_port/v1/chat/completions|Authorization: Bearer $litellm_key")
+else
+  echo "bench: LiteLLM did not install; left out (see $work/litellm-install.log)" >&2
+fi
+if [ -x "$peers/portkey/node_modules/.bin/gateway" ] || { mkdir -p "$peers/portkey" \
+    && (cd "$peers/portkey" && npm install --silent @portkey-ai/gateway) >"$work/portkey-install.log" 2>&1; }; then
+  portkey_port=$(free_port)
+  pin 0 "$peers/portkey/node_modules/.bin/gateway" --port="$portkey_port" --headless >"$work/portkey.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 60); do curl -s -o /dev/null "http://127.0.0.1:$portkey_port/" && break; sleep 0.5; done
+  contenders+=(--target "portkey=http://127.0.0.1:$portkey_port/v1/chat/completions|x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$mock_port/v1")
+else
+  echo "bench: Portkey's gateway did not install; left out (see $work/portkey-install.log)" >&2
+fi
+# Gatehouse's scenarios: passthrough, a virtual key, and a profile with 100 policies whose
+# answer is a tool call the guard judges.
+mapfile -t scenario < <(GATEHOUSE_ADMIN_API_KEY="$admin_key" "$bin/gatehouse-bench" scenarios --url "http://127.0.0.1:$api_port")
+gh="${gatehouse#*=}"
+contenders+=(--target "gatehouse=$gh/v1/openai/$profile/chat/completions"
+  --target "gatehouse-virtual-key=$gh/v1/openai/${scenario[1]}/chat/completions|Authorization: Bearer ${scenario[2]}"
+  --target "gatehouse-100-policies=$gh/v1/openai/${scenario[0]}/chat/completions" --tool-call gatehouse-100-policies)
+peers_table=$(pin 1 "$bin/gatehouse-bench" contenders "${contenders[@]}" --rate 500 --rate 2000 --seconds 5 \
+  --json bench/results/contenders.json)
+echo "$peers_table"
+
 # Streams: the gap between chunks as clients see them (200 chunks 5 ms apart), and the
 # data plane's resident memory with 1,000 and 10,000 streams open at once.
 start_data_plane gatehouse GATEHOUSE_METRICS_ENABLED=true
@@ -195,6 +248,11 @@ echo "$streaming"
   echo
   echo "$usage" | sed -n '2,$p'
   echo
+  echo "In the data-plane runs below, workers send their records (serialized and compressed by"
+  echo "the worker) to a sink on core 1 rather than to the control plane: on two cores, the"
+  echo "control plane and Postgres storing 10,000+ records a second would share the core of the"
+  echo "worker under test."
+  echo
   echo "## Cost of metrics and tracing"
   echo
   echo "The same release data plane (one proxy thread, pinned to one core together with its span"
@@ -214,12 +272,28 @@ echo "$streaming"
   echo "reverse proxy (one worker, upstream keep-alive, no buffering), the Gatehouse data plane"
   echo "(one proxy thread, metrics on, a cached profile), and the upstream called directly. Each"
   echo "server is pinned to core 0 and the load generator to core 1; ratios are to nginx, added"
-  echo "latency is over calling the upstream directly. Still to come (issue 10): LiteLLM and"
-  echo "Portkey, open-loop fixed rates, streams, virtual keys and policies."
+  echo "latency is over calling the upstream directly. Peer gateways and fixed rates: the next section."
   echo
   echo "$proxies" | sed -n '2,$p'
   echo
   echo "Raw figures: \`bench/results/proxies.json\`."
+  echo
+  echo "## Contenders and scenarios"
+  echo
+  echo "Each contender alone on core 0 (the load generator and the mock upstream on core 1), the"
+  echo "same mock upstream, non-streaming chat completions: the most requests per second with 16"
+  echo "clients back to back, then fixed rates of 500 and 2,000 requests per second (open loop:"
+  echo "each request is timed from when it was due, so a contender that falls behind shows it)."
+  echo "Added latency is over calling the upstream directly at the same rate; \`added p99 ÷"
+  echo "nginx's\` compares it with nginx's. \`failed\` counts errors and requests dropped because"
+  echo "2,000 were already waiting. LiteLLM runs its proxy (one worker, no database, local cost"
+  echo "map); Portkey its Node.js gateway. Gatehouse runs passthrough (the client's key goes"
+  echo "upstream), with a virtual key (swapped for a stored provider key), and on a profile with"
+  echo "100 tool-invocation policies, where the answer is a tool call the guard judges."
+  echo
+  echo "$peers_table" | sed -n '2,$p'
+  echo
+  echo "Raw figures: \`bench/results/contenders.json\`."
   echo
   echo "## Streams"
   echo

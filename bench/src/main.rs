@@ -94,7 +94,8 @@ enum Command {
         json: Option<std::path::PathBuf>,
     },
     /// An OTLP/HTTP receiver that accepts and discards spans (for `data-plane` runs with
-    /// tracing on).
+    /// tracing on), and interaction-record batches (`GATEHOUSE_USAGE_INGEST_URL`), so runs
+    /// on this two-core machine measure the data plane and not the control plane's ingest.
     OtlpSink {
         #[arg(long)]
         addr: std::net::SocketAddr,
@@ -124,6 +125,39 @@ enum Command {
         records: usize,
         #[arg(long)]
         json: Option<std::path::PathBuf>,
+    },
+    /// Gatehouse beside a plain proxy and peer gateways on the same mock upstream: the most
+    /// requests per second each serves (closed loop), then latency at fixed request rates
+    /// (open loop: every request timed from when it was due, so queueing shows).
+    Contenders {
+        /// `name=URL` of a chat-completions endpoint, then `|Header: value` for each extra
+        /// header it needs. A target named `direct` is the baseline of added latency, one
+        /// named `nginx` the baseline of ratios.
+        #[arg(long = "target", required = true)]
+        targets: Vec<String>,
+        /// Targets sent a request whose answer is a tool call (the policy scenario).
+        #[arg(long = "tool-call")]
+        tool_call: Vec<String>,
+        /// Open-loop request rates, per second.
+        #[arg(long = "rate")]
+        rates: Vec<u32>,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrent clients of the closed-loop run.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+    /// Sets up the end-to-end scenarios on a running control plane and prints, one per line:
+    /// a profile with 100 tool-invocation policies, and a virtual key (for OpenAI, secret
+    /// `sk-bench`) of a plain profile.
+    Scenarios {
+        #[arg(long)]
+        url: String,
+        #[arg(long, env = "GATEHOUSE_ADMIN_API_KEY", hide_env_values = true)]
+        api_key: String,
     },
     /// Per-lookup cost of a data-plane config cache hit.
     ConfigCache {
@@ -428,6 +462,15 @@ async fn main() -> anyhow::Result<()> {
             json,
         } => control_plane(url, api_key, rate, seconds, json).await,
         Command::ConfigCache { lookups, json } => config_cache(lookups, json).await,
+        Command::Scenarios { url, api_key } => scenarios(url, api_key).await,
+        Command::Contenders {
+            targets,
+            tool_call,
+            rates,
+            seconds,
+            concurrency,
+            json,
+        } => contenders(targets, tool_call, rates, seconds, concurrency, json).await,
         Command::Usage {
             url,
             api_key,
@@ -469,10 +512,20 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::OtlpSink { addr } => {
-            let app = axum::Router::new().route(
-                "/v1/traces",
-                axum::routing::post(|_: axum::body::Bytes| async { "" }),
-            );
+            let app = axum::Router::new()
+                .route(
+                    "/v1/traces",
+                    axum::routing::post(|_: axum::body::Bytes| async { "" }),
+                )
+                .route(
+                    "/internal/v1/interactions",
+                    axum::routing::post(|_: axum::body::Bytes| async {
+                        axum::Json(api_types::IngestAck {
+                            inserted: 0,
+                            duplicates: 0,
+                        })
+                    }),
+                );
             axum::serve(tokio::net::TcpListener::bind(addr).await?, app).await?;
             Ok(())
         }
@@ -761,7 +814,7 @@ async fn usage(
                     settings.clone(),
                 )?);
                 Ok(RecordSink::start(
-                    client,
+                    Arc::new(data_plane::records::Ingest::at(client, &url)),
                     SinkSettings {
                         capacity: records + 1,
                         flush_interval: Duration::from_millis(20),
@@ -817,6 +870,53 @@ async fn usage(
         let report = json!({"hot_path_us": hot_us, "pipeline": runs});
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
     }
+    Ok(())
+}
+
+async fn scenarios(url: String, api_key: String) -> anyhow::Result<()> {
+    let http = Client::new();
+    let post = |path: &str, body: Value| {
+        let request = http
+            .post(format!("{url}/api/v1{path}"))
+            .bearer_auth(&api_key)
+            .json(&body);
+        async move {
+            let res: Value = request.send().await?.error_for_status()?.json().await?;
+            anyhow::Ok(res)
+        }
+    };
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let policies = post(
+        "/profiles",
+        json!({"name": format!("bench-policies-{suffix}")}),
+    )
+    .await?;
+    let profile = policies["id"].as_str().unwrap_or_default().to_owned();
+    for p in hundred_policies() {
+        let mut body = serde_json::to_value(&p)?;
+        let map = body
+            .as_object_mut()
+            .ok_or_else(|| anyhow::anyhow!("a policy is an object"))?;
+        for field in ["id", "team_id", "version", "created_at", "updated_at"] {
+            map.remove(field);
+        }
+        map.insert("profile_id".into(), json!(profile));
+        post("/tool-invocation-policies", body).await?;
+    }
+    let plain = post("/profiles", json!({"name": format!("bench-vk-{suffix}")})).await?;
+    let key = post(
+        "/provider-keys",
+        json!({"name": format!("bench-{suffix}"), "provider": "openai", "secret": "sk-bench"}),
+    )
+    .await?;
+    let vk = post(
+        "/virtual-keys",
+        json!({"name": "bench", "profile_id": plain["id"], "provider_keys": {"openai": key["id"]}}),
+    )
+    .await?;
+    println!("{profile}");
+    println!("{}", plain["id"].as_str().unwrap_or_default());
+    println!("{}", vk["token"].as_str().unwrap_or_default());
     Ok(())
 }
 
@@ -1030,6 +1130,243 @@ async fn data_plane(
     Ok(())
 }
 
+/// One contender: where to send, with what headers and body.
+#[derive(Clone)]
+struct Contender {
+    name: String,
+    url: String,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Contender {
+    fn parse(spec: &str, tool_call: &[String]) -> anyhow::Result<Self> {
+        let mut parts = spec.split('|');
+        let head = parts.next().unwrap_or_default();
+        let (name, url) = head
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("a target must be name=url: {spec}"))?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("authorization", "Bearer sk-bench".parse()?);
+        for part in parts {
+            let (k, v) = part
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("a header must be `Name: value`: {part}"))?;
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(k.trim().as_bytes())?,
+                v.trim().parse()?,
+            );
+        }
+        let body = if tool_call.iter().any(|t| t == name) {
+            let tools: Vec<Value> = ["get_weather", "send_email"]
+                .iter()
+                .map(|n| json!({"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}))
+                .collect();
+            json!({"model": "gpt-4o-mini", "tools": tools, "messages": [{"role": "user",
+                   "content": "<<call:send_email {\"to\":\"someone@domain7.example\",\"subject\":\"hi\"}>>"}]})
+        } else {
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            headers,
+            body,
+        })
+    }
+
+    async fn send(&self, http: &Client) -> bool {
+        match http
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .json(&self.body)
+            .send()
+            .await
+        {
+            Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Most requests in flight during an open-loop run; past it a due request counts as failed
+/// (the contender cannot keep up) rather than piling up sockets.
+const OPEN_LOOP_MAX_IN_FLIGHT: usize = 2_000;
+
+/// `rate` requests per second for `seconds`, each timed from when it was due.
+async fn fixed_rate(
+    http: &Client,
+    c: &Contender,
+    rate: u32,
+    seconds: u64,
+) -> anyhow::Result<Recorder> {
+    let recorder = Arc::new(Mutex::new(Recorder::new()?));
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let total = u64::from(rate) * seconds;
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + Duration::from_secs_f64(i as f64 / f64::from(rate));
+        tokio::time::sleep_until(due).await;
+        if in_flight.load(std::sync::atomic::Ordering::Relaxed) >= OPEN_LOOP_MAX_IN_FLIGHT {
+            recorder.lock().await.errors += 1;
+            continue;
+        }
+        in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (http, c, recorder, in_flight) =
+            (http.clone(), c.clone(), recorder.clone(), in_flight.clone());
+        tasks.push(tokio::spawn(async move {
+            let ok = c.send(&http).await;
+            let micros = due.elapsed().as_micros() as u64;
+            in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            let mut r = recorder.lock().await;
+            if ok {
+                let _ = r.latency.record(micros.max(1));
+            } else {
+                r.errors += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    Arc::try_unwrap(recorder)
+        .map(Mutex::into_inner)
+        .map_err(|_| anyhow::anyhow!("recorder still shared"))
+}
+
+/// Closed loop: `concurrency` clients back to back for `seconds`.
+async fn closed_loop_of(
+    http: &Client,
+    c: &Contender,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<Recorder> {
+    let recorder = Arc::new(Mutex::new(Recorder::new()?));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (http, c, recorder) = (http.clone(), c.clone(), recorder.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let started = Instant::now();
+                    let ok = c.send(&http).await;
+                    let micros = started.elapsed().as_micros() as u64;
+                    let mut r = recorder.lock().await;
+                    if ok {
+                        let _ = r.latency.record(micros.max(1));
+                    } else {
+                        r.errors += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await?;
+    }
+    Arc::try_unwrap(recorder)
+        .map(Mutex::into_inner)
+        .map_err(|_| anyhow::anyhow!("recorder still shared"))
+}
+
+async fn contenders(
+    targets: Vec<String>,
+    tool_call: Vec<String>,
+    rates: Vec<u32>,
+    seconds: u64,
+    concurrency: usize,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let http = Client::builder()
+        .pool_max_idle_per_host(OPEN_LOOP_MAX_IN_FLIGHT)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let contenders: Vec<Contender> = targets
+        .iter()
+        .map(|t| Contender::parse(t, &tool_call))
+        .collect::<anyhow::Result<_>>()?;
+    for c in &contenders {
+        // Warm-up (connections, caches, a peer's lazy start), and a check that it answers.
+        let warm = closed_loop_of(&http, c, 4, 1).await?;
+        if warm.latency.is_empty() {
+            bail!("{}: every warm-up request failed", c.name);
+        }
+    }
+    let mut rows = Vec::new();
+    for c in &contenders {
+        let max = closed_loop_of(&http, c, concurrency, seconds).await?;
+        let mut open = Vec::new();
+        for rate in &rates {
+            // A pause between runs lets a contender's backlog drain.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            open.push((*rate, fixed_rate(&http, c, *rate, seconds).await?));
+        }
+        rows.push((c.name.clone(), max, open));
+    }
+    let rps = |r: &Recorder| r.latency.len() as f64 / seconds as f64;
+    let p = |r: &Recorder, q: f64| r.latency.value_at_quantile(q) as f64 / 1000.0;
+    let find = |name: &str| rows.iter().find(|(n, _, _)| n == name);
+    let (nginx_rps, direct) = (find("nginx").map(|r| rps(&r.1)), find("direct"));
+    let added = |open: &[(u32, Recorder)], i: usize, q: f64| -> Option<f64> {
+        let base = &direct?.2.get(i)?.1;
+        Some(p(&open.get(i)?.1, q) - p(base, q))
+    };
+    let nginx_added = |i: usize, q: f64| find("nginx").and_then(|r| added(&r.2, i, q));
+    println!(
+        "contenders on one core each, same mock upstream: most requests/s (closed loop, \
+         {concurrency} clients, {seconds} s), then fixed rates (open loop, {seconds} s each)"
+    );
+    let mut head = "| contender | max requests/s | ratio to nginx |".to_owned();
+    let mut rule = "|---|---:|---:|".to_owned();
+    for rate in &rates {
+        head += &format!(" p50 ms @{rate}/s | p99 ms @{rate}/s | added p99 ms @{rate}/s | added p99 ÷ nginx's @{rate}/s | failed @{rate}/s |");
+        rule += "---:|---:|---:|---:|---:|";
+    }
+    println!("{head}\n{rule}");
+    let mut report = Vec::new();
+    for (name, max, open) in &rows {
+        let ratio = nginx_rps.map(|n| rps(max) / n.max(1e-9));
+        let mut line = format!(
+            "| {name} | {:.0} | {} |",
+            rps(max),
+            ratio
+                .map(|r| format!("{r:.3}"))
+                .unwrap_or_else(|| "-".into())
+        );
+        let mut runs = Vec::new();
+        for (i, (rate, r)) in open.iter().enumerate() {
+            let add99 = added(open, i, 0.99);
+            let vs_nginx = match (add99, nginx_added(i, 0.99)) {
+                (Some(a), Some(n)) if n > 0.0 => format!("{:.2}", a / n),
+                _ => "-".to_owned(),
+            };
+            let fmt = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+            line += &format!(
+                " {:.2} | {:.2} | {} | {vs_nginx} | {} |",
+                p(r, 0.5),
+                p(r, 0.99),
+                fmt(add99),
+                r.errors
+            );
+            runs.push(json!({"rate": rate, "latency": r.summary(),
+                             "added_p50_ms": added(open, i, 0.5), "added_p99_ms": add99}));
+        }
+        println!("{line}");
+        report.push(
+            json!({"name": name, "max_rps": rps(max), "ratio_to_nginx": ratio,
+                           "closed_loop": max.summary(), "open_loop": runs}),
+        );
+    }
+    if let Some(path) = out {
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&json!({"contenders": report}))?,
+        )?;
+    }
+    Ok(())
+}
+
 /// The `streams` subcommand's settings.
 #[derive(Clone)]
 struct StreamsRun {
@@ -1081,31 +1418,46 @@ async fn start_stream(
 }
 
 /// Gaps between the chunks of `concurrency` parallel streams, as the client sees them.
-async fn chunk_gaps(http: &Client, url: &str, run: &StreamsRun) -> anyhow::Result<Histogram<u64>> {
+/// Gaps between chunks, and times to the first byte of the body (from sending the request),
+/// in microseconds.
+struct StreamTimes {
+    gaps: Histogram<u64>,
+    first_byte: Histogram<u64>,
+}
+
+async fn chunk_gaps(http: &Client, url: &str, run: &StreamsRun) -> anyhow::Result<StreamTimes> {
     let tasks: Vec<_> = (0..run.concurrency)
         .map(|_| {
             let (http, url, chunks, gap) = (http.clone(), url.to_owned(), run.chunks, run.gap_ms);
             tokio::spawn(async move {
                 let mut gaps = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+                let sent = Instant::now();
                 let mut res = start_stream(&http, &url, chunks, gap).await?;
                 let mut last: Option<Instant> = None;
+                let mut first_byte = 0;
                 while let Some(bytes) = res.chunk().await? {
                     if bytes.is_empty() {
                         continue;
                     }
                     let now = Instant::now();
-                    if let Some(last) = last {
-                        gaps.record((now - last).as_micros().max(1) as u64)?;
+                    match last {
+                        Some(last) => gaps.record((now - last).as_micros().max(1) as u64)?,
+                        None => first_byte = (now - sent).as_micros().max(1) as u64,
                     }
                     last = Some(now);
                 }
-                anyhow::Ok(gaps)
+                anyhow::Ok((gaps, first_byte))
             })
         })
         .collect();
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut all = StreamTimes {
+        gaps: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
+        first_byte: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
+    };
     for t in tasks {
-        all.add(&t.await??)?;
+        let (gaps, first_byte) = t.await??;
+        all.gaps.add(&gaps)?;
+        all.first_byte.record(first_byte.max(1))?;
     }
     Ok(all)
 }
@@ -1150,32 +1502,43 @@ async fn streams(run: StreamsRun) -> anyhow::Result<()> {
     for (name, url) in &targets {
         gaps.push((name.clone(), chunk_gaps(&http, url, &run).await?));
     }
-    let direct_p99 = gaps
-        .iter()
-        .find(|(n, _)| n == "direct")
-        .map(|(_, h)| h.value_at_quantile(0.99) as f64 / 1000.0);
+    let direct = gaps.iter().find(|(n, _)| n == "direct").map(|(_, t)| {
+        (
+            t.gaps.value_at_quantile(0.99) as f64 / 1000.0,
+            t.first_byte.value_at_quantile(0.5) as f64 / 1000.0,
+        )
+    });
     println!(
         "streams: {} concurrent streams of {} chunks, {} ms apart upstream; gaps between \
          chunks as the client sees them",
         run.concurrency, run.chunks, run.gap_ms
     );
-    println!("| configuration | gap p50 ms | gap p99 ms | gap max ms | added p99 µs |");
-    println!("|---|---|---|---|---|");
+    println!("| configuration | gap p50 ms | gap p99 ms | gap max ms | added gap p99 µs | first byte p50 ms | first byte p99 ms | added first byte p50 µs |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut report = Vec::new();
-    for (name, h) in &gaps {
+    for (name, t) in &gaps {
+        let h = &t.gaps;
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-        let added = direct_p99
-            .map(|d| format!("{:.0}", (ms(0.99) - d) * 1000.0))
-            .unwrap_or_else(|| "-".into());
+        let first = |q: f64| t.first_byte.value_at_quantile(q) as f64 / 1000.0;
+        let (added, added_first) = match direct {
+            Some((gap99, first50)) => (
+                format!("{:.0}", (ms(0.99) - gap99) * 1000.0),
+                format!("{:.0}", (first(0.5) - first50) * 1000.0),
+            ),
+            None => ("-".into(), "-".into()),
+        };
         println!(
-            "| {name} | {:.2} | {:.2} | {:.2} | {added} |",
+            "| {name} | {:.2} | {:.2} | {:.2} | {added} | {:.2} | {:.2} | {added_first} |",
             ms(0.5),
             ms(0.99),
-            h.max() as f64 / 1000.0
+            h.max() as f64 / 1000.0,
+            first(0.5),
+            first(0.99)
         );
         report.push(
             json!({"name": name, "gap_p50_ms": ms(0.5), "gap_p99_ms": ms(0.99),
-                           "gap_max_ms": h.max() as f64 / 1000.0}),
+                           "gap_max_ms": h.max() as f64 / 1000.0,
+                           "first_byte_p50_ms": first(0.5), "first_byte_p99_ms": first(0.99)}),
         );
     }
     let mut memory = Vec::new();

@@ -234,9 +234,21 @@ impl ConfigClient {
         body: Vec<u8>,
         gzip: bool,
     ) -> Result<T, ConfigError> {
+        self.post_url(&format!("{}{path}", self.base_url), body, gzip)
+            .await
+    }
+
+    /// [`ConfigClient::post`] to a full URL (a control plane other than the config source),
+    /// with the same internal token.
+    pub async fn post_url<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> Result<T, ConfigError> {
         let mut request = self
             .http
-            .post(format!("{}{path}", self.base_url))
+            .post(url)
             .bearer_auth(self.token.token()?)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
         if gzip {

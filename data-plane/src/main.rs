@@ -7,7 +7,7 @@ use clap::Parser;
 use data_plane::config::ConfigClient;
 use data_plane::credentials::{ServerCredentials, SigV4, TokenSource, Vertex};
 use data_plane::proxy::Gateway;
-use data_plane::records::{RecordSink, Shipper};
+use data_plane::records::{Ingest, RecordSink, Shipper};
 use data_plane::settings::{Settings, Upstreams};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
@@ -102,7 +102,14 @@ fn main() -> anyhow::Result<()> {
         settings.internal_token_secret.clone(),
         settings.sync_settings(),
     )?);
-    let (records, shipper) = RecordSink::new(config.clone(), settings.sink_settings());
+    let ingest = settings
+        .usage_ingest_url
+        .as_deref()
+        .unwrap_or(&settings.control_plane_url);
+    let (records, shipper) = RecordSink::new(
+        Arc::new(Ingest::at(config.clone(), ingest)),
+        settings.sink_settings(),
+    );
     let gateway = Gateway::new(
         config.clone(),
         upstreams,

@@ -56,10 +56,27 @@ pub trait Delivery: Send + Sync + 'static {
     async fn deliver(&self, gzipped: Vec<u8>) -> Result<IngestAck, ConfigError>;
 }
 
+/// The control plane's ingest endpoint (`<base>/internal/v1/interactions`), reached with
+/// the config client's internal token.
+pub struct Ingest {
+    pub client: Arc<ConfigClient>,
+    pub url: String,
+}
+
+impl Ingest {
+    /// Ingest at the control plane whose base URL is `base`.
+    pub fn at(client: Arc<ConfigClient>, base: &str) -> Self {
+        Self {
+            client,
+            url: format!("{}/internal/v1/interactions", base.trim_end_matches('/')),
+        }
+    }
+}
+
 #[async_trait::async_trait]
-impl Delivery for ConfigClient {
+impl Delivery for Ingest {
     async fn deliver(&self, gzipped: Vec<u8>) -> Result<IngestAck, ConfigError> {
-        self.post("/internal/v1/interactions", gzipped, true).await
+        self.client.post_url(&self.url, gzipped, true).await
     }
 }
 

@@ -185,6 +185,11 @@ pub struct Settings {
     )]
     pub usage_queue_body_bytes: bytesize::ByteSize,
 
+    /// Base URL of the control plane that ingests interaction records (default: the
+    /// control-plane URL), e.g. replicas set aside for ingest.
+    #[arg(long, env = "GATEHOUSE_USAGE_INGEST_URL")]
+    pub usage_ingest_url: Option<String>,
+
     /// Records per batch posted to the control plane.
     #[arg(long, env = "GATEHOUSE_USAGE_BATCH_SIZE", default_value_t = 1_000)]
     pub usage_batch_size: usize,
