@@ -1017,8 +1017,10 @@ impl ProxyHttp for Gateway {
             error = record.error.as_deref(),
             "access"
         );
-        if let Some(span) = ctx.span.take() {
-            end_span(span, ctx, &record);
+        match ctx.span.take() {
+            Some(span) if span.is_recording() => end_span(span, ctx, &record),
+            Some(span) => span.end(String::new(), status),
+            None => {}
         }
         self.records.record(record);
     }

@@ -49,6 +49,9 @@ impl Default for SinkSettings {
     }
 }
 
+/// How often a filling batch looks for more records.
+const FILL_POLL: Duration = Duration::from_millis(20);
+
 /// Where a record goes once sent.
 #[async_trait::async_trait]
 pub trait Delivery: Send + Sync + 'static {
@@ -233,22 +236,28 @@ async fn send_loop(
                 }
             }
         }
-        // Let a batch fill for up to the flush interval (not when stopping).
+        // Let a batch fill for up to the flush interval (not when stopping). The queue is
+        // polled every few milliseconds rather than awaited: awaiting it would wake this
+        // task (a cross-thread wake-up, a context switch) for every request.
         let deadline = tokio::time::Instant::now() + settings.flush_interval;
-        while batch.len() < batch_size {
-            let want = batch_size - batch.len();
-            if stopping || shared.shutting_down.load(Ordering::Acquire) {
-                while batch.len() < batch_size {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
+        loop {
+            while batch.len() < batch_size {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
                 }
+            }
+            let now = tokio::time::Instant::now();
+            if batch.len() >= batch_size
+                || now >= deadline
+                || stopping
+                || shared.shutting_down.load(Ordering::Acquire)
+            {
                 break;
             }
+            let nap = (deadline - now).min(FILL_POLL);
             tokio::select! {
-                n = rx.recv_many(&mut batch, want) => if n == 0 { break },
-                () = tokio::time::sleep_until(deadline) => break,
+                () = tokio::time::sleep(nap) => {}
                 () = shared.shutdown.notified() => {}
             }
         }

@@ -206,6 +206,12 @@ impl RequestSpan {
         carrier
     }
 
+    /// Whether the sampler kept this span: attributes of a span that is not recorded are
+    /// not worth building.
+    pub fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
+
     pub fn set(&mut self, attribute: KeyValue) {
         self.span.set_attribute(attribute);
     }
