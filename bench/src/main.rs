@@ -993,43 +993,8 @@ async fn closed_loop(
     concurrency: usize,
     seconds: u64,
 ) -> anyhow::Result<Recorder> {
-    let recorder = Arc::new(Mutex::new(Recorder::new()?));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (http, url, body, recorder) =
-                (http.clone(), url.to_owned(), body.clone(), recorder.clone());
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let started = Instant::now();
-                    let ok = match http
-                        .post(&url)
-                        .bearer_auth("sk-bench")
-                        .json(&body)
-                        .send()
-                        .await
-                    {
-                        Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    let micros = started.elapsed().as_micros() as u64;
-                    let mut r = recorder.lock().await;
-                    if ok {
-                        let _ = r.latency.record(micros.max(1));
-                    } else {
-                        r.errors += 1;
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await?;
-    }
-    Arc::try_unwrap(recorder)
-        .map_err(|_| anyhow::anyhow!("tasks still hold the recorder"))
-        .map(Mutex::into_inner)
+    let chat = Contender::parse(&format!("-={url}"), &[])?;
+    closed_loop_of(http, &chat, concurrency, seconds).await
 }
 
 async fn data_plane(

@@ -215,27 +215,24 @@ impl Budgets {
             limit: limit.clone(),
             resets_at: s.spent_resets_at,
         };
-        {
-            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        // Decided locally: admitted from the lease, or refused while the limit is spent.
+        let local = |s: &mut Slot| {
             let now = Instant::now();
-            if let Some(admission) = s.take(limit, now) {
-                return Ok(admission);
+            match s.take(limit, now) {
+                Some(admission) => Some(Ok(admission)),
+                None => s.spent(now).then(|| Err(spent(s))),
             }
-            if s.spent(now) {
-                return Err(spent(&s));
-            }
+        };
+        if let Some(decided) = local(&mut state.lock().unwrap_or_else(|p| p.into_inner())) {
+            return decided;
         }
         // One request per worker and limit asks the control plane; the others wait for
         // its answer.
         let _asking = refreshing.lock().await;
         let release = {
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            if let Some(admission) = s.take(limit, now) {
-                return Ok(admission);
-            }
-            if s.spent(now) {
-                return Err(spent(&s));
+            if let Some(decided) = local(&mut s) {
+                return decided;
             }
             s.held.take().map(|h| LeaseRelease {
                 lease_id: h.id,

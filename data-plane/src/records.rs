@@ -434,15 +434,18 @@ mod tests {
         assert_eq!(stored, ids, "all of them, once");
     }
 
+    /// Never answers: batches stay in flight and records stay queued.
+    struct Never;
+
+    #[async_trait::async_trait]
+    impl Delivery for Never {
+        async fn deliver(&self, _: Vec<u8>) -> Result<IngestAck, ConfigError> {
+            std::future::pending().await
+        }
+    }
+
     #[tokio::test]
     async fn a_full_queue_drops_records_instead_of_waiting() {
-        struct Never;
-        #[async_trait::async_trait]
-        impl Delivery for Never {
-            async fn deliver(&self, _: Vec<u8>) -> Result<IngestAck, ConfigError> {
-                std::future::pending().await
-            }
-        }
         let sink = RecordSink::start(
             Arc::new(Never),
             SinkSettings {
@@ -464,13 +467,6 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_past_the_budget_are_dropped_but_the_record_is_kept() {
-        struct Never;
-        #[async_trait::async_trait]
-        impl Delivery for Never {
-            async fn deliver(&self, _: Vec<u8>) -> Result<IngestAck, ConfigError> {
-                std::future::pending().await
-            }
-        }
         let sink = RecordSink::start(
             Arc::new(Never),
             SinkSettings {
