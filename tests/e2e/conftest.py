@@ -2,6 +2,7 @@
 ephemeral loopback ports over the throwaway Postgres that `make test` starts, plus the real
 Terraform CLI with the freshly built provider in a filesystem mirror."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -223,26 +224,29 @@ class Stack:
         return f"{self.proxy_url}/v1/openai/{profile_id}"
 
 
+@contextlib.contextmanager
+def running(system):
+    """`system` (a `Stack`, or anything with `start` and `stop`) started, and stopped
+    afterwards whatever happens."""
+    try:
+        system.start()
+        yield system
+    finally:
+        system.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """One stack shared by the session; tests that restart it use `own_stack`."""
-    s = Stack(tmp_path_factory.mktemp("stack"))
-    try:
-        s.start()
+    with running(Stack(tmp_path_factory.mktemp("stack"))) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture
 def own_stack(tmp_path):
     """A stack of its own, for tests that stop or reconfigure its processes."""
-    s = Stack(tmp_path)
-    try:
-        s.start()
+    with running(Stack(tmp_path)) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def terraform_binary() -> Path:

@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BIN_DIR, Stack, free_port
+from conftest import BIN_DIR, Stack, free_port, running
 
 MAX_STALENESS_SECS = 4
 RESYNC_SECS = 1
@@ -51,12 +51,8 @@ class Cluster(Stack):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        c.start()
+    with running(Cluster(tmp_path_factory.mktemp("cluster"))) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def status(worker: str, session: requests.Session) -> dict:

@@ -19,7 +19,7 @@ import pytest
 from google import genai
 from google.genai import types as genai_types
 
-from conftest import Stack, samples, scrape, value
+from conftest import Stack, running, samples, scrape, value
 
 CORPUS = json.loads((Path(__file__).parent / "scenarios" / "policies.json").read_text())
 TOOLS = [
@@ -76,12 +76,8 @@ PROVIDERS = ["openai", "anthropic", "gemini", "bedrock", "cohere"]
 def stack(tmp_path_factory):
     """A stack of its own: other tests create organization-wide policies and change the
     global tool policy, which would apply to this profile too."""
-    s = Stack(tmp_path_factory.mktemp("policies"))
-    try:
-        s.start()
+    with running(Stack(tmp_path_factory.mktemp("policies"))) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import requests
 from google import genai
 from google.genai import types as genai_types
 
-from conftest import ADMIN_KEY, Stack
+from conftest import ADMIN_KEY, Stack, running
 
 PROVIDERS = ["openai", "anthropic", "gemini", "bedrock", "cohere"]
 
@@ -29,12 +29,8 @@ PROVIDERS = ["openai", "anthropic", "gemini", "bedrock", "cohere"]
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """A stack of its own: the outage test stops its control plane."""
-    s = Stack(tmp_path_factory.mktemp("usage"))
-    try:
-        s.start()
+    with running(Stack(tmp_path_factory.mktemp("usage"))) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def profile_with_key(stack, name, **profile):
