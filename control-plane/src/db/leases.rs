@@ -110,31 +110,27 @@ struct LimitRow {
     max_value: f64,
 }
 
-/// Counted and outstanding amounts in the window.
+/// Counted and outstanding amounts in the window, read in one statement: one snapshot.
+/// (Read in two, a batch stored between them would move its charges from outstanding to
+/// counted unseen, and a grant would hand them out again.)
 async fn standing(
     conn: &mut PgConnection,
     limit: Uuid,
     window: &Window,
     now: DateTime<Utc>,
 ) -> Result<(f64, f64), sqlx::Error> {
-    let used: f64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(used), 0)::float8 FROM limit_usage \
-         WHERE limit_id = $1 AND window_start >= $2",
-    )
-    .bind(limit)
-    .bind(window.counts_from)
-    .fetch_one(&mut *conn)
-    .await?;
-    let reserved: f64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(GREATEST(amount - settled, 0)), 0)::float8 FROM limit_leases \
-         WHERE limit_id = $1 AND expires_at >= $2 AND window_start >= $3",
+    sqlx::query_as(
+        "SELECT \
+           (SELECT COALESCE(SUM(used), 0)::float8 FROM limit_usage \
+            WHERE limit_id = $1 AND window_start >= $3), \
+           (SELECT COALESCE(SUM(GREATEST(amount - settled, 0)), 0)::float8 FROM limit_leases \
+            WHERE limit_id = $1 AND expires_at >= $2 AND window_start >= $3)",
     )
     .bind(limit)
     .bind(now)
     .bind(window.counts_from)
     .fetch_one(&mut *conn)
-    .await?;
-    Ok((used, reserved))
+    .await
 }
 
 /// Grants a worker a slice of a limit's budget (possibly 0: the limit is spent), after
