@@ -116,25 +116,29 @@ def test_the_dashboard_only_uses_metrics_the_planes_export(stack):
 
     dashboard = json.loads((ROOT / "helm" / "gatehouse" / "dashboards" / "gatehouse-overview.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
-    # Labelled series exist once they have a sample: make an upstream error happen.
+    # Labelled series exist once they have a sample: make an upstream error happen, a tool
+    # call blocked and a request refused by a limit. Policies and limits are created before
+    # the profile's first request, so no worker can hold a copy from before them.
     profile = stack.create("/profiles", {"name": "dashboard-" + uuid.uuid4().hex[:8]})
-    client = openai.OpenAI(base_url=stack.openai_base(profile["id"]), api_key="sk-d", max_retries=0)
-    with pytest.raises(openai.InternalServerError):
-        client.chat.completions.create(model="mock-error-500", messages=MESSAGES)
-    client.chat.completions.create(model="no-price-" + uuid.uuid4().hex[:6], messages=MESSAGES)
-    # A tool call blocked, and a request refused by a limit.
     stack.create(
         "/tool-invocation-policies",
         {"profile_id": profile["id"], "tool_name": "delete_repo", "action": "block_always", "conditions": []},
     )
+    limited = stack.create("/profiles", {"name": "dashboard-limited-" + uuid.uuid4().hex[:8]})
+    stack.create("/limits", {"scope": "profile", "subject_id": limited["id"], "metric": "requests", "window": "day", "max": 1})
+    client = openai.OpenAI(base_url=stack.openai_base(profile["id"]), api_key="sk-d", max_retries=0)
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model="mock-error-500", messages=MESSAGES)
+    client.chat.completions.create(model="no-price-" + uuid.uuid4().hex[:6], messages=MESSAGES)
     tools = [{"type": "function", "function": {"name": "delete_repo", "parameters": {"type": "object"}}}]
-    client.chat.completions.create(
+    blocked = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "<<call:delete_repo {}>>"}], tools=tools
     )
-    stack.create("/limits", {"scope": "profile", "subject_id": profile["id"], "metric": "requests", "window": "day", "max": 1})
+    assert not blocked.choices[0].message.tool_calls, blocked
+    limited_client = openai.OpenAI(base_url=stack.openai_base(limited["id"]), api_key="sk-d", max_retries=0)
+    limited_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     with pytest.raises(openai.RateLimitError):
-        for _ in range(3):
-            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        limited_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     used = {re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs for m in re.findall(r"gatehouse_[a-z_]+", e)}
     exported = set()
     for url in (stack.metrics_urls[stack.proxy_port], f"{stack.api_url}/metrics"):
