@@ -865,8 +865,13 @@ impl ProxyHttp for Gateway {
                 .tool_guard
                 .as_ref()
                 .is_some_and(ToolCallGuard::holds_whole_body);
-        if rewrites {
-            upstream_response.remove_header("content-length");
+        let has_body = !matches!(upstream_response.status.as_u16(), 204 | 304);
+        if rewrites && upstream_response.remove_header("content-length").is_some() && has_body {
+            // pingora framed a length-less answer as chunked before this filter ran; one
+            // whose length is dropped here must be told so, or it goes out close-delimited
+            // and every keep-alive client reconnects for its next request.
+            upstream_response.set_version(http::Version::HTTP_11);
+            upstream_response.insert_header("transfer-encoding", "chunked")?;
         }
         for (name, value) in limit_headers(&ctx.admissions) {
             upstream_response.insert_header(name, value)?;

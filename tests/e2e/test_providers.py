@@ -468,3 +468,42 @@ def test_errors_from_the_gateway_speak_each_providers_format(stack, world):
     assert berr.value.response["Error"]["Code"] == "ResourceNotFoundException"
     with pytest.raises(cohere.NotFoundError):
         cohere_complete(cohere_make(stack, "cohere", nobody, "k"), "command-a", {})
+
+
+def test_answers_keep_the_client_connection_open(stack):
+    """Every answer is framed (a length or chunked), including ones the gateway rewrites
+    as they pass (a body the tool-call guard holds, a stream whose hidden usage chunk it
+    drops), so a keep-alive client sends all its requests over one connection."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    profile = stack.create("/profiles", {"name": "keepalive-" + uuid.uuid4().hex[:8]})
+    stack.create(
+        "/tool-invocation-policies",
+        {"profile_id": profile["id"], "tool_name": "delete_repo", "action": "block_always", "conditions": []},
+    )
+    base = urlsplit(stack.openai_base(profile["id"]))
+    tools = [{"type": "function", "function": {"name": "delete_repo", "parameters": {"type": "object"}}}]
+    bodies = [
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "<<call:delete_repo {}>>"}], "tools": tools},
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+    ]
+    conn = http.client.HTTPConnection(base.hostname, base.port, timeout=10)
+    conn.connect()
+    first = conn.sock
+    try:
+        for body in bodies:
+            conn.request(
+                "POST", f"{base.path}/chat/completions", json.dumps(body),
+                {"content-type": "application/json", "authorization": "Bearer sk-keepalive"},
+            )
+            res = conn.getresponse()
+            payload = res.read()
+            assert res.status == 200, payload
+            framed = res.getheader("content-length") or res.getheader("transfer-encoding") == "chunked"
+            assert framed and not res.will_close, (body, res.getheaders())
+            assert conn.sock is first, "the gateway closed the connection after an answer"
+    finally:
+        conn.close()
