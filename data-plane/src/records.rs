@@ -340,10 +340,15 @@ fn batch_result(result: &str) {
     }
 }
 
+/// Serializes first and compresses the whole text in one call: handing serde_json's many
+/// small writes to the encoder one by one cost a deflate call each.
 fn compress(records: &[Interaction]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    serde_json::to_writer(&mut encoder, &InteractionBatchRef { records })?;
-    encoder.flush()?;
+    let json = serde_json::to_vec(&InteractionBatchRef { records })?;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(&json)?;
     encoder.finish()
 }
 
