@@ -147,6 +147,7 @@ peers="$HOME/.cache/gatehouse/bench-peers"
 mkdir -p "$peers"
 contenders=(--target "direct=http://127.0.0.1:$mock_port/v1/chat/completions"
   --target "nginx=http://127.0.0.1:$nginx_port/v1/chat/completions")
+peer_targets=() peer_pids=()
 if [ -x "$peers/litellm-venv/bin/litellm" ] || { python3 -m venv "$peers/litellm-venv" \
     && "$peers/litellm-venv/bin/pip" install -q 'litellm[proxy]' >"$work/litellm-install.log" 2>&1; }; then
   litellm_port=$(free_port)
@@ -162,9 +163,9 @@ YAML
   (cd "$work" && LITELLM_MASTER_KEY="$litellm_key" LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
     pin 0 "$peers/litellm-venv/bin/litellm" --config "$work/litellm.yaml" --port "$litellm_port" --num_workers 1) \
     >"$work/litellm.log" 2>&1 &
-  pids+=($!)
+  pids+=($!) peer_pids+=($!)
   for _ in $(seq 120); do curl -sf -o /dev/null "http://127.0.0.1:$litellm_port/health/liveliness" && break; sleep 0.5; done
-  contenders+=(--target "litellm=http://127.0.0.1:$litellm_port/v1/chat/completions|Authorization: Bearer $litellm_key")
+  peer_targets+=(--target "litellm=http://127.0.0.1:$litellm_port/v1/chat/completions|Authorization: Bearer $litellm_key")
 else
   echo "bench: LiteLLM did not install; left out (see $work/litellm-install.log)" >&2
 fi
@@ -172,9 +173,9 @@ if [ -x "$peers/portkey/node_modules/.bin/gateway" ] || { mkdir -p "$peers/portk
     && (cd "$peers/portkey" && npm install --silent @portkey-ai/gateway) >"$work/portkey-install.log" 2>&1; }; then
   portkey_port=$(free_port)
   pin 0 "$peers/portkey/node_modules/.bin/gateway" --port="$portkey_port" --headless >"$work/portkey.log" 2>&1 &
-  pids+=($!)
+  pids+=($!) peer_pids+=($!)
   for _ in $(seq 60); do curl -s -o /dev/null "http://127.0.0.1:$portkey_port/" && break; sleep 0.5; done
-  contenders+=(--target "portkey=http://127.0.0.1:$portkey_port/v1/chat/completions|x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$mock_port/v1")
+  peer_targets+=(--target "portkey=http://127.0.0.1:$portkey_port/v1/chat/completions|x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$mock_port/v1")
 else
   echo "bench: Portkey's gateway did not install; left out (see $work/portkey-install.log)" >&2
 fi
@@ -184,10 +185,16 @@ mapfile -t scenario < <(GATEHOUSE_ADMIN_API_KEY="$admin_key" "$bin/gatehouse-ben
 gh="${gatehouse#*=}"
 contenders+=(--target "gatehouse=$gh/v1/openai/$profile/chat/completions"
   --target "gatehouse-virtual-key=$gh/v1/openai/${scenario[1]}/chat/completions|Authorization: Bearer ${scenario[2]}"
-  --target "gatehouse-100-policies=$gh/v1/openai/${scenario[0]}/chat/completions" --tool-call gatehouse-100-policies)
+  --target "gatehouse-100-policies=$gh/v1/openai/${scenario[0]}/chat/completions" --tool-call gatehouse-100-policies
+  "${peer_targets[@]}")
+# The peers go last: one that falls behind at a fixed rate keeps working off its backlog on
+# core 0 for a while, and the run waits for the core to go quiet before each measurement.
+quiet=(); if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then quiet=(--server-core 0); fi
 peers_table=$(pin 1 "$bin/gatehouse-bench" contenders "${contenders[@]}" --rate 500 --rate 2000 --seconds 5 \
-  --json bench/results/contenders.json)
+  "${quiet[@]}" --json bench/results/contenders.json)
 echo "$peers_table"
+# The streams below share core 0 with nothing that is still busy.
+for pid in "${peer_pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
 
 # Streams: the gap between chunks as clients see them (200 chunks 5 ms apart), and the
 # data plane's resident memory with 1,000 and 10,000 streams open at once.

@@ -147,6 +147,11 @@ enum Command {
         /// Concurrent clients of the closed-loop run.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// The core the contenders run on: before each measurement, wait (up to 60 s) until
+        /// it is idle, so a contender still working off a backlog (a peer that fell behind
+        /// at a fixed rate) does not slow the next one down.
+        #[arg(long)]
+        server_core: Option<usize>,
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
@@ -469,8 +474,17 @@ async fn main() -> anyhow::Result<()> {
             rates,
             seconds,
             concurrency,
+            server_core,
             json,
-        } => contenders(targets, tool_call, rates, seconds, concurrency, json).await,
+        } => {
+            let run = Run {
+                rates,
+                seconds,
+                concurrency,
+                server_core,
+            };
+            contenders(targets, tool_call, run, json).await
+        }
         Command::Usage {
             url,
             api_key,
@@ -1235,14 +1249,56 @@ async fn closed_loop_of(
         .map_err(|_| anyhow::anyhow!("recorder still shared"))
 }
 
-async fn contenders(
-    targets: Vec<String>,
-    tool_call: Vec<String>,
+/// How the contenders are measured.
+struct Run {
     rates: Vec<u32>,
     seconds: u64,
     concurrency: usize,
+    server_core: Option<usize>,
+}
+
+/// Busy and total jiffies of one core, from `/proc/stat`.
+fn core_times(core: usize) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with(&format!("cpu{core} ")))?;
+    let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// Waits until `core` is below 10% busy over a quarter second, for at most 60 s.
+async fn wait_for_idle(core: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some((busy0, total0)) = core_times(core) else { return };
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some((busy1, total1)) = core_times(core) else { return };
+        if (busy1 - busy0) * 10 < (total1 - total0).max(1) {
+            return;
+        }
+    }
+    eprintln!("bench: core {core} still busy after 60 s; measuring anyway");
+}
+
+async fn contenders(
+    targets: Vec<String>,
+    tool_call: Vec<String>,
+    run: Run,
     out: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
+    let Run {
+        rates,
+        seconds,
+        concurrency,
+        server_core,
+    } = run;
+    let settle = || async {
+        if let Some(core) = server_core {
+            wait_for_idle(core).await;
+        }
+    };
     let http = Client::builder()
         .pool_max_idle_per_host(OPEN_LOOP_MAX_IN_FLIGHT)
         .timeout(Duration::from_secs(10))
@@ -1260,11 +1316,13 @@ async fn contenders(
     }
     let mut rows = Vec::new();
     for c in &contenders {
+        settle().await;
         let max = closed_loop_of(&http, c, concurrency, seconds).await?;
         let mut open = Vec::new();
         for rate in &rates {
             // A pause between runs lets a contender's backlog drain.
             tokio::time::sleep(Duration::from_millis(500)).await;
+            settle().await;
             open.push((*rate, fixed_rate(&http, c, *rate, seconds).await?));
         }
         rows.push((c.name.clone(), max, open));
