@@ -9,6 +9,8 @@ use data_plane::credentials::{ServerCredentials, SigV4, TokenSource, Vertex};
 use data_plane::proxy::Gateway;
 use data_plane::records::{Ingest, RecordSink, Shipper};
 use data_plane::settings::{Settings, Upstreams};
+use pingora::listeners::ListenerConfig;
+use pingora::protocols::l4::stream::L4BufferSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
@@ -136,7 +138,13 @@ fn main() -> anyhow::Result<()> {
     let drain = gateway.drain.clone();
     let budgets = gateway.budgets.clone();
     let mut service = pingora::proxy::http_proxy_service(&server.configuration, gateway);
-    service.add_tcp(&settings.proxy_addr.to_string());
+    // No L4 read buffer on client connections: pingora reads headers and bodies into
+    // buffers of its own, and the default 64 KiB one in front of them cost a copy of every
+    // byte read and zeroed memory on each new connection.
+    service.add_listener(
+        ListenerConfig::tcp(settings.proxy_addr.to_string())
+            .l4_buffer(L4BufferSettings::default().read(0)),
+    );
     server.add_service(service);
     if settings.metrics_enabled {
         server.add_service(background_service(
