@@ -6,10 +6,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends cmake protobuf-
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p control-plane --bin gatehouse-control-plane
+RUN cargo build --profile dist --locked -p control-plane --bin gatehouse-control-plane
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /src/target/release/gatehouse-control-plane /usr/local/bin/gatehouse-control-plane
+COPY --from=build /src/target/dist/gatehouse-control-plane /usr/local/bin/gatehouse-control-plane
 USER nonroot:nonroot
 EXPOSE 9000
 ENTRYPOINT ["/usr/local/bin/gatehouse-control-plane"]

@@ -7,10 +7,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends cmake protobuf-
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p data-plane --bin gatehouse-data-plane
+RUN cargo build --profile dist --locked -p data-plane --bin gatehouse-data-plane
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /src/target/release/gatehouse-data-plane /usr/local/bin/gatehouse-data-plane
+COPY --from=build /src/target/dist/gatehouse-data-plane /usr/local/bin/gatehouse-data-plane
 USER nonroot:nonroot
 EXPOSE 8080 9091
 # SIGTERM drains: new connections are refused, in-flight streams finish (up to

@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 # 10,000 open streams need 20,000+ sockets in the data plane, the mock and the client.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}
-cargo build --release --locked -p control-plane -p data-plane -p mock-provider -p gatehouse-bench
-bin="$CARGO_TARGET_DIR/release"
+cargo build --release --locked -p control-plane -p mock-provider -p gatehouse-bench
+# The data plane as it ships: the dist profile (release with whole-program LTO).
+cargo build --profile dist --locked -p data-plane
+bin="$CARGO_TARGET_DIR/release" dist="$CARGO_TARGET_DIR/dist"
 
 work=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
 chmod 755 "$work"
@@ -68,7 +70,7 @@ start_data_plane() {
       GATEHOUSE_INTERNAL_TOKEN_SECRET="$internal_secret" GATEHOUSE_OPENAI_BASE_URL="http://127.0.0.1:$mock_port/v1" \
       GATEHOUSE_PROXY_THREADS=1 GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_METRICS_ADDR="127.0.0.1:$(free_port)" \
       GATEHOUSE_USAGE_INGEST_URL="http://127.0.0.1:$sink_port" "${@:2}"
-    pin 0 "$bin/gatehouse-data-plane"
+    pin 0 "$dist/gatehouse-data-plane"
   ) >"$work/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
@@ -200,7 +202,7 @@ for pid in "${peer_pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid
 # data plane's resident memory with 1,000 and 10,000 streams open at once.
 start_data_plane gatehouse GATEHOUSE_METRICS_ENABLED=true
 streams_target=$target
-dp_pid=$(pgrep -n -f "$bin/gatehouse-data-plane")
+dp_pid=$(pgrep -n -f "$dist/gatehouse-data-plane")
 streaming=$(pin 1 "$bin/gatehouse-bench" streams --target "$streams_target" \
   --target "nginx=http://127.0.0.1:$nginx_port/v1/chat/completions" \
   --target "direct=http://127.0.0.1:$mock_port/v1/chat/completions" \
@@ -212,7 +214,7 @@ echo "$streaming"
   echo "# Benchmarks"
   echo
   echo "Produced by \`make bench\` on $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), loopback only,"
-  echo "release builds; the server under test pinned to core 0 and the load generator to core 1."
+  echo "release builds (the data plane in the \`dist\` profile it ships with: release plus whole-program LTO); the server under test pinned to core 0 and the load generator to core 1."
   echo
   echo "## Control-plane CRUD latency"
   echo
@@ -262,7 +264,7 @@ echo "$streaming"
   echo
   echo "## Cost of metrics and tracing"
   echo
-  echo "The same release data plane (one proxy thread, pinned to one core together with its span"
+  echo "The same data plane (one proxy thread, pinned to one core together with its span"
   echo "exporter thread) with metrics and tracing off; metrics on; metrics on and 10% of requests"
   echo "traced (\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.1\`);"
   echo "metrics on and every request traced, spans exported over OTLP/HTTP to a sink. Configurations"
