@@ -1260,8 +1260,14 @@ struct Run {
 /// Busy and total jiffies of one core, from `/proc/stat`.
 fn core_times(core: usize) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = stat.lines().find(|l| l.starts_with(&format!("cpu{core} ")))?;
-    let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with(&format!("cpu{core} ")))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
     // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
     let total: u64 = fields.iter().take(8).sum();
     let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
@@ -1272,9 +1278,13 @@ fn core_times(core: usize) -> Option<(u64, u64)> {
 async fn wait_for_idle(core: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        let Some((busy0, total0)) = core_times(core) else { return };
+        let Some((busy0, total0)) = core_times(core) else {
+            return;
+        };
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let Some((busy1, total1)) = core_times(core) else { return };
+        let Some((busy1, total1)) = core_times(core) else {
+            return;
+        };
         if (busy1 - busy0) * 10 < (total1 - total0).max(1) {
             return;
         }
