@@ -14,9 +14,10 @@ bin="$CARGO_TARGET_DIR/release" dist="$CARGO_TARGET_DIR/dist"
 work=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
 chmod 755 "$work"
 pids=()
+# Servers run under subshells and taskset: stop each one's children, then it.
+stop() { for pid in "$@"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done; }
 cleanup() {
-  # Servers run under subshells and taskset: stop each one's children, then it.
-  for pid in "${pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  stop "${pids[@]}"
   scripts/pg-throwaway.sh stop "$work/pg"
   rm -rf "$work"
 }
@@ -196,7 +197,7 @@ peers_table=$(pin 1 "$bin/gatehouse-bench" contenders "${contenders[@]}" --rate 
   "${quiet[@]}" --json bench/results/contenders.json)
 echo "$peers_table"
 # The streams below share core 0 with nothing that is still busy.
-for pid in "${peer_pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+stop "${peer_pids[@]}"
 
 # Streams: the gap between chunks as clients see them (200 chunks 5 ms apart), and the
 # data plane's resident memory with 1,000 and 10,000 streams open at once.

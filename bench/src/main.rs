@@ -477,13 +477,16 @@ async fn main() -> anyhow::Result<()> {
             server_core,
             json,
         } => {
-            let run = Run {
+            contenders(
+                targets,
+                tool_call,
                 rates,
                 seconds,
                 concurrency,
                 server_core,
-            };
-            contenders(targets, tool_call, run, json).await
+                json,
+            )
+            .await
         }
         Command::Usage {
             url,
@@ -1249,14 +1252,6 @@ async fn closed_loop_of(
         .map_err(|_| anyhow::anyhow!("recorder still shared"))
 }
 
-/// How the contenders are measured.
-struct Run {
-    rates: Vec<u32>,
-    seconds: u64,
-    concurrency: usize,
-    server_core: Option<usize>,
-}
-
 /// Busy and total jiffies of one core, from `/proc/stat`.
 fn core_times(core: usize) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -1295,15 +1290,12 @@ async fn wait_for_idle(core: usize) {
 async fn contenders(
     targets: Vec<String>,
     tool_call: Vec<String>,
-    run: Run,
+    rates: Vec<u32>,
+    seconds: u64,
+    concurrency: usize,
+    server_core: Option<usize>,
     out: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    let Run {
-        rates,
-        seconds,
-        concurrency,
-        server_core,
-    } = run;
     let settle = || async {
         if let Some(core) = server_core {
             wait_for_idle(core).await;
