@@ -92,15 +92,21 @@ def attributes(span) -> dict:
     return out
 
 
-def test_each_request_is_a_genai_span_in_the_clients_trace(traced):
-    profile = traced.create("/profiles", {"name": "traced-" + uuid.uuid4().hex[:8]})
-    trace_id, parent_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
-    client = openai.OpenAI(
-        base_url=traced.openai_base(profile["id"]),
-        api_key="sk-traced",
+def client_in_trace(stack, profile_id, trace_id, api_key="sk-traced", parent_id=None):
+    """An OpenAI SDK client whose requests carry a `traceparent` in trace `trace_id`."""
+    parent_id = parent_id or uuid.uuid4().hex[:16]
+    return openai.OpenAI(
+        base_url=stack.openai_base(profile_id),
+        api_key=api_key,
         max_retries=0,
         default_headers={"traceparent": f"00-{trace_id}-{parent_id}-01"},
     )
+
+
+def test_each_request_is_a_genai_span_in_the_clients_trace(traced):
+    profile = traced.create("/profiles", {"name": "traced-" + uuid.uuid4().hex[:8]})
+    trace_id, parent_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    client = client_in_trace(traced, profile["id"], trace_id, parent_id=parent_id)
     completion = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "trace me"}]
     )
@@ -131,19 +137,13 @@ def test_each_request_is_a_genai_span_in_the_clients_trace(traced):
 def test_refused_requests_are_spans_too_and_streams_end_theirs(traced):
     profile = traced.create("/profiles", {"name": "traced-" + uuid.uuid4().hex[:8]})
     trace_id = uuid.uuid4().hex
-    headers = {"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"}
-    bad = openai.OpenAI(base_url=traced.openai_base(profile["id"]), api_key="gh_vk_nope", max_retries=0, default_headers=headers)
+    bad = client_in_trace(traced, profile["id"], trace_id, api_key="gh_vk_nope")
     with pytest.raises(openai.AuthenticationError):
         bad.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     _, span = traced.receiver.wait_for(lambda s: s.trace_id.hex() == trace_id)
     assert attributes(span)["http.response.status_code"] == 401
     stream_trace = uuid.uuid4().hex
-    client = openai.OpenAI(
-        base_url=traced.openai_base(profile["id"]),
-        api_key="sk-traced",
-        max_retries=0,
-        default_headers={"traceparent": f"00-{stream_trace}-{uuid.uuid4().hex[:16]}-01"},
-    )
+    client = client_in_trace(traced, profile["id"], stream_trace)
     for _ in client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True):
         pass
     _, span = traced.receiver.wait_for(lambda s: s.trace_id.hex() == stream_trace)
@@ -159,12 +159,7 @@ def test_spans_carry_the_policy_outcome_and_the_interaction_record(traced):
         {"profile_id": profile["id"], "tool_name": "delete_repo", "action": "block_always", "conditions": []},
     )
     trace_id = uuid.uuid4().hex
-    client = openai.OpenAI(
-        base_url=traced.openai_base(profile["id"]),
-        api_key="sk-traced",
-        max_retries=0,
-        default_headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
-    )
+    client = client_in_trace(traced, profile["id"], trace_id)
     tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}} for n in ("delete_repo", "get_weather")]
     client.chat.completions.create(
         model="gpt-4o-mini",
@@ -230,12 +225,7 @@ def test_spans_export_over_grpc_too(tmp_path):
         stack.start()
         profile = stack.create("/profiles", {"name": "grpc-" + uuid.uuid4().hex[:8]})
         trace_id = uuid.uuid4().hex
-        client = openai.OpenAI(
-            base_url=stack.openai_base(profile["id"]),
-            api_key="sk-grpc",
-            max_retries=0,
-            default_headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
-        )
+        client = client_in_trace(stack, profile["id"], trace_id, api_key="sk-grpc")
         completion = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
         _, span = receiver.wait_for(lambda s: s.trace_id.hex() == trace_id)
         attrs = attributes(span)
