@@ -1,6 +1,7 @@
 //! Gatehouse data plane: stateless pingora workers that proxy provider traffic, with config
 //! fetched from the control plane and cached.
 
+pub mod background;
 pub mod budget;
 pub mod config;
 pub mod credentials;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use clap::Parser;
+use data_plane::background;
 use data_plane::config::ConfigClient;
 use data_plane::credentials::{ServerCredentials, SigV4, TokenSource, Vertex};
 use data_plane::proxy::Gateway;
@@ -79,7 +80,8 @@ fn main() -> anyhow::Result<()> {
         settings.metrics_enabled,
     );
     if let Some(trace) = settings.trace_settings() {
-        data_plane::telemetry::init(&trace)?;
+        // The span exporter's threads start here and take this thread's lowered priority.
+        background::on_lowered_thread(|| data_plane::telemetry::init(&trace))?;
         tracing::info!(endpoint = %trace.endpoint, protocol = ?trace.protocol, "exporting traces over OTLP");
     }
     let bedrock_region = settings.bedrock_region();
@@ -180,6 +182,7 @@ struct ConfigSync(Arc<ConfigClient>);
 #[async_trait::async_trait]
 impl BackgroundService for ConfigSync {
     async fn start(&self, mut shutdown: ShutdownWatch) {
+        background::lower_this_thread();
         tokio::select! {
             () = self.0.clone().sync() => {}
             _ = shutdown.changed() => {}
@@ -194,6 +197,7 @@ struct ShipRecords(std::sync::Mutex<Option<Shipper>>);
 #[async_trait::async_trait]
 impl BackgroundService for ShipRecords {
     async fn start(&self, _shutdown: ShutdownWatch) {
+        background::lower_this_thread();
         let shipper = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(shipper) = shipper {
             shipper.run().await;
@@ -255,6 +259,7 @@ struct MetricsServer {
 #[async_trait::async_trait]
 impl BackgroundService for MetricsServer {
     async fn start(&self, mut shutdown: ShutdownWatch) {
+        background::lower_this_thread();
         let serve = data_plane::metrics::serve(self.addr, self.config.clone(), self.secret.clone());
         tokio::select! {
             () = serve => {}
