@@ -193,7 +193,7 @@ contenders+=(--target "gatehouse=$gh/v1/openai/$profile/chat/completions"
 # The peers go last: one that falls behind at a fixed rate keeps working off its backlog on
 # core 0 for a while, and the run waits for the core to go quiet before each measurement.
 quiet=(); if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then quiet=(--server-core 0); fi
-peers_table=$(pin 1 "$bin/gatehouse-bench" contenders "${contenders[@]}" --rate 500 --rate 2000 --seconds 5 \
+peers_table=$(pin 1 "$bin/gatehouse-bench" contenders "${contenders[@]}" --rate 500 --rate 2000 --seconds 3 --rounds 4 \
   "${quiet[@]}" --json bench/results/contenders.json)
 echo "$peers_table"
 # The streams below share core 0 with nothing that is still busy.
@@ -269,8 +269,11 @@ echo "$streaming"
   echo "exporter thread) with metrics and tracing off; metrics on; metrics on and 10% of requests"
   echo "traced (\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.1\`);"
   echo "metrics on and every request traced, spans exported over OTLP/HTTP to a sink. Configurations"
-  echo "alternate so drift hits all alike. \`off-again\` repeats \`off\`: its distance from 1.00 is"
-  echo "the noise floor of this machine, and a configuration within it has no measurable cost."
+  echo "alternate so drift hits all alike, and the ratio is the median over rounds of each round's"
+  echo "ratio. \`off-again\` repeats \`off\`: its distance from 1.00 is the noise floor of this"
+  echo "machine, and a configuration within it has no measurable cost. The exporter and record"
+  echo "threads run at a lower priority (nice 10) than the proxy thread, so on this one busy core"
+  echo "tracing every request shows the exporter's own CPU, not waiting behind it."
   echo
   echo "$observability" | sed -n '2,$p'
   echo
@@ -293,10 +296,12 @@ echo "$streaming"
   echo "Each contender alone on core 0 (the load generator and the mock upstream on core 1), the"
   echo "same mock upstream, non-streaming chat completions: the most requests per second with 16"
   echo "clients back to back, then fixed rates of 500 and 2,000 requests per second (open loop:"
-  echo "each request is timed from when it was due, so a contender that falls behind shows it)."
-  echo "Added latency is over calling the upstream directly at the same rate; \`added p99 ÷"
-  echo "nginx's\` compares it with nginx's. \`failed\` counts errors and requests dropped because"
-  echo "2,000 were already waiting. LiteLLM runs its proxy (one worker, no database, local cost"
+  echo "each request is timed from when it was due, so a contender that falls behind shows it),"
+  echo "in four alternating rounds of 3 s. Added p99 is the median over rounds of the round's p99"
+  echo "less the upstream's own p99 in the same round; \`added p99 ÷ nginx's\` compares it with"
+  echo "nginx's. p50 and p99 pool every round. \`failed\` counts errors and requests dropped because"
+  echo "2,000 were already waiting; a contender that failed more than 1% at a rate in the first"
+  echo "round is not run at that rate again. LiteLLM runs its proxy (one worker, no database, local cost"
   echo "map); Portkey its Node.js gateway. Gatehouse runs passthrough (the client's key goes"
   echo "upstream), with a virtual key (swapped for a stored provider key), and on a profile with"
   echo "100 tool-invocation policies, where the answer is a tool call the guard judges."
@@ -308,8 +313,9 @@ echo "$streaming"
   echo "## Streams"
   echo
   echo "Twenty concurrent streams of 200 chunks, 5 ms apart at the upstream, through each"
-  echo "configuration: the gap between chunks as the client receives them (added p99 is over"
-  echo "calling the upstream directly). Then the resident memory of one data-plane worker (one"
+  echo "configuration in three alternating rounds: the gap between chunks as the client receives"
+  echo "them. Added figures are the median over rounds of the difference to calling the upstream"
+  echo "directly in the same round. Then the resident memory of one data-plane worker (one"
   echo "proxy thread, metrics on) holding 1,000 and 10,000 streams open at once, each upstream"
   echo "sending one event a second."
   echo

@@ -81,6 +81,9 @@ enum Command {
         /// Concurrent streams per target while gaps are measured.
         #[arg(long, default_value_t = 20)]
         concurrency: usize,
+        /// Alternating rounds of the gap measurement.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
         /// Open-stream counts at which the resident memory of `--pid` is read.
         #[arg(long = "open")]
         open: Vec<usize>,
@@ -144,6 +147,9 @@ enum Command {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Alternating rounds of the fixed-rate runs.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
         /// Concurrent clients of the closed-loop run.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
@@ -188,8 +194,20 @@ impl Recorder {
         })
     }
 
+    /// The latency at quantile `q`, in milliseconds.
+    fn ms(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    /// Adds another run's latencies and failures.
+    fn absorb(&mut self, other: &Recorder) -> anyhow::Result<()> {
+        self.latency.add(&other.latency)?;
+        self.errors += other.errors;
+        Ok(())
+    }
+
     fn summary(&self) -> Value {
-        let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1000.0;
+        let ms = |q: f64| self.ms(q);
         json!({
             "requests": self.latency.len(),
             "errors": self.errors,
@@ -473,15 +491,20 @@ async fn main() -> anyhow::Result<()> {
             tool_call,
             rates,
             seconds,
+            rounds,
             concurrency,
             server_core,
             json,
         } => {
+            let parsed = targets
+                .iter()
+                .map(|t| Contender::parse(t, &tool_call))
+                .collect::<anyhow::Result<_>>()?;
             contenders(
-                targets,
-                tool_call,
+                parsed,
                 rates,
                 seconds,
+                rounds,
                 concurrency,
                 server_core,
                 json,
@@ -510,6 +533,7 @@ async fn main() -> anyhow::Result<()> {
             chunks,
             gap_ms,
             concurrency,
+            rounds,
             open,
             pid,
             memory_target,
@@ -521,6 +545,7 @@ async fn main() -> anyhow::Result<()> {
                 chunks,
                 gap_ms,
                 concurrency,
+                rounds,
                 open,
                 pid,
                 memory_target,
@@ -1004,6 +1029,21 @@ async fn config_cache(lookups: u64, out: Option<std::path::PathBuf>) -> anyhow::
 
 /// Sends requests back to back from `concurrency` tasks for `seconds`; answers the latency
 /// recorder (errors counted).
+/// The median of some per-round figures (the mean of the middle two for an even count);
+/// `None` for none. On this shared machine a round now and then lands in a burst of steal
+/// or a neighbour's load, and the median of rounds does not follow it where a pooled
+/// figure would.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
 async fn closed_loop(
     http: &Client,
     url: &str,
@@ -1047,20 +1087,21 @@ async fn data_plane(
     for (_, url) in &targets {
         closed_loop(&http, url, concurrency, 1).await?;
     }
-    let mut totals: Vec<(u64, Recorder)> = Vec::new();
+    let mut totals: Vec<Recorder> = Vec::new();
+    // Requests per round, per target.
+    let mut counts: Vec<Vec<u64>> = vec![Vec::new(); targets.len()];
     for _ in &targets {
-        totals.push((0, Recorder::new()?));
+        totals.push(Recorder::new()?);
     }
     for _ in 0..rounds {
         for (i, (_, url)) in targets.iter().enumerate() {
             let r = closed_loop(&http, url, concurrency, seconds).await?;
-            totals[i].0 += r.latency.len();
-            totals[i].1.latency.add(&r.latency)?;
-            totals[i].1.errors += r.errors;
+            counts[i].push(r.latency.len());
+            totals[i].absorb(&r)?;
         }
     }
-    for ((name, _), (count, r)) in targets.iter().zip(&totals) {
-        if *count == 0 {
+    for ((name, _), r) in targets.iter().zip(&totals) {
+        if r.latency.is_empty() {
             bail!(
                 "{name}: every request failed ({} errors); see the data plane's log",
                 r.errors
@@ -1068,10 +1109,10 @@ async fn data_plane(
         }
     }
     let secs = (seconds * u64::from(rounds)) as f64;
-    let base_rps = totals.first().map(|t| t.0 as f64 / secs).unwrap_or(1.0);
     println!(
         "data plane, closed loop with {concurrency} concurrent clients, {rounds} alternating \
-         rounds of {seconds} s per configuration, non-streaming chat completions (mock upstream)"
+         rounds of {seconds} s per configuration, non-streaming chat completions (mock upstream); \
+         the ratio is the median over rounds of each round's ratio to the first configuration"
     );
     // With a target named `direct` (the upstream itself), latency is also shown as what each
     // configuration adds to it.
@@ -1079,29 +1120,39 @@ async fn data_plane(
         .iter()
         .zip(&totals)
         .find(|((name, _), _)| name == "direct")
-        .map(|(_, (_, r))| r.summary());
-    let ms = |s: &Value, k: &str| s[k].as_f64().unwrap_or(0.0);
+        .map(|(_, r)| r);
     println!("| configuration | requests/s | ratio to first | errors | p50 ms | p99 ms | added p50 ms | added p99 ms |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut report = Vec::new();
-    for ((name, _), (count, r)) in targets.iter().zip(&totals) {
-        let rps = *count as f64 / secs;
-        let s = r.summary();
-        let (added50, added99) = match &direct {
+    for (i, ((name, _), r)) in targets.iter().zip(&totals).enumerate() {
+        let rps = r.latency.len() as f64 / secs;
+        let ratio = median(
+            counts[i]
+                .iter()
+                .zip(&counts[0])
+                .map(|(&n, &first)| n as f64 / first.max(1) as f64)
+                .collect(),
+        )
+        .unwrap_or(0.0);
+        let (added50, added99) = match direct {
             Some(d) => (
-                format!("{:.3}", ms(&s, "p50_ms") - ms(d, "p50_ms")),
-                format!("{:.3}", ms(&s, "p99_ms") - ms(d, "p99_ms")),
+                format!("{:.3}", r.ms(0.5) - d.ms(0.5)),
+                format!("{:.3}", r.ms(0.99) - d.ms(0.99)),
             ),
             None => ("-".to_owned(), "-".to_owned()),
         };
         println!(
-            "| {name} | {rps:.0} | {:.3} | {} | {:.2} | {:.2} | {added50} | {added99} |",
-            rps / base_rps,
+            "| {name} | {rps:.0} | {ratio:.3} | {} | {:.2} | {:.2} | {added50} | {added99} |",
             r.errors,
-            ms(&s, "p50_ms"),
-            ms(&s, "p99_ms")
+            r.ms(0.5),
+            r.ms(0.99)
         );
-        report.push(json!({"name": name, "rps": rps, "ratio": rps / base_rps, "latency": s}));
+        let per_round: Vec<f64> = counts[i]
+            .iter()
+            .map(|&n| n as f64 / seconds as f64)
+            .collect();
+        report.push(json!({"name": name, "rps": rps, "ratio": ratio,
+                           "rps_per_round": per_round, "latency": r.summary()}));
     }
     if let Some(path) = out {
         std::fs::write(
@@ -1287,11 +1338,35 @@ async fn wait_for_idle(core: usize) {
     eprintln!("bench: core {core} still busy after 60 s; measuring anyway");
 }
 
+/// One contender's figures.
+struct Row {
+    name: String,
+    /// The closed-loop run.
+    max: Recorder,
+    open: Vec<Rated>,
+}
+
+/// A contender at one fixed rate, over the rounds it ran.
+struct Rated {
+    rate: u32,
+    /// Every round's latencies and failures together.
+    pooled: Recorder,
+    /// Each round's p99, in milliseconds.
+    rounds: Vec<f64>,
+}
+
+impl Rated {
+    /// Whether more than 1% of its requests failed (due ones it could not take count).
+    fn falls_behind(&self) -> bool {
+        self.pooled.errors * 100 > self.pooled.latency.len() + self.pooled.errors
+    }
+}
+
 async fn contenders(
-    targets: Vec<String>,
-    tool_call: Vec<String>,
+    contenders: Vec<Contender>,
     rates: Vec<u32>,
     seconds: u64,
+    rounds: u32,
     concurrency: usize,
     server_core: Option<usize>,
     out: Option<std::path::PathBuf>,
@@ -1305,10 +1380,6 @@ async fn contenders(
         .pool_max_idle_per_host(OPEN_LOOP_MAX_IN_FLIGHT)
         .timeout(Duration::from_secs(10))
         .build()?;
-    let contenders: Vec<Contender> = targets
-        .iter()
-        .map(|t| Contender::parse(t, &tool_call))
-        .collect::<anyhow::Result<_>>()?;
     for c in &contenders {
         // Warm-up (connections, caches, a peer's lazy start), and a check that it answers.
         let warm = closed_loop_of(&http, c, 4, 1).await?;
@@ -1316,31 +1387,67 @@ async fn contenders(
             bail!("{}: every warm-up request failed", c.name);
         }
     }
-    let mut rows = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for c in &contenders {
         settle().await;
         let max = closed_loop_of(&http, c, concurrency, seconds).await?;
-        let mut open = Vec::new();
-        for rate in &rates {
-            // A pause between runs lets a contender's backlog drain.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            settle().await;
-            open.push((*rate, fixed_rate(&http, c, *rate, seconds).await?));
+        let open = rates
+            .iter()
+            .map(|&rate| {
+                Ok(Rated {
+                    rate,
+                    pooled: Recorder::new()?,
+                    rounds: Vec::new(),
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        rows.push(Row {
+            name: c.name.clone(),
+            max,
+            open,
+        });
+    }
+    // Fixed rates in alternating rounds, so drift and bursts of steal hit every contender
+    // alike. One that failed more than 1% of a rate's requests in the first round cannot
+    // keep up with it; it is not run at that rate again.
+    for round in 0..rounds {
+        for (c, row) in contenders.iter().zip(&mut rows) {
+            for rated in &mut row.open {
+                if round > 0 && rated.falls_behind() {
+                    continue;
+                }
+                // A pause between runs lets a contender's backlog drain.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                settle().await;
+                let r = fixed_rate(&http, c, rated.rate, seconds).await?;
+                rated.rounds.push(r.ms(0.99));
+                rated.pooled.absorb(&r)?;
+            }
         }
-        rows.push((c.name.clone(), max, open));
     }
     let rps = |r: &Recorder| r.latency.len() as f64 / seconds as f64;
-    let p = |r: &Recorder, q: f64| r.latency.value_at_quantile(q) as f64 / 1000.0;
-    let find = |name: &str| rows.iter().find(|(n, _, _)| n == name);
-    let (nginx_rps, direct) = (find("nginx").map(|r| rps(&r.1)), find("direct"));
-    let added = |open: &[(u32, Recorder)], i: usize, q: f64| -> Option<f64> {
-        let base = &direct?.2.get(i)?.1;
-        Some(p(&open.get(i)?.1, q) - p(base, q))
+    let find = |name: &str| rows.iter().find(|r| r.name == name);
+    let (nginx_rps, direct) = (find("nginx").map(|r| rps(&r.max)), find("direct"));
+    // Added p99: the median over rounds of the round's p99 less the upstream's own p99 in
+    // the same round.
+    let added99 = |row: &Row, i: usize| -> Option<f64> {
+        let base = &direct?.open.get(i)?.rounds;
+        median(
+            row.open
+                .get(i)?
+                .rounds
+                .iter()
+                .zip(base)
+                .map(|(p, b)| p - b)
+                .collect(),
+        )
     };
-    let nginx_added = |i: usize, q: f64| find("nginx").and_then(|r| added(&r.2, i, q));
+    let nginx_added = |i: usize| find("nginx").and_then(|r| added99(r, i));
     println!(
         "contenders on one core each, same mock upstream: most requests/s (closed loop, \
-         {concurrency} clients, {seconds} s), then fixed rates (open loop, {seconds} s each)"
+         {concurrency} clients, {seconds} s), then fixed rates (open loop, {rounds} alternating \
+         rounds of {seconds} s; added p99 is the median over rounds of the round's p99 less the \
+         upstream's own)"
     );
     let mut head = "| contender | max requests/s | ratio to nginx |".to_owned();
     let mut rule = "|---|---:|---:|".to_owned();
@@ -1350,37 +1457,39 @@ async fn contenders(
     }
     println!("{head}\n{rule}");
     let mut report = Vec::new();
-    for (name, max, open) in &rows {
-        let ratio = nginx_rps.map(|n| rps(max) / n.max(1e-9));
+    for row in &rows {
+        let ratio = nginx_rps.map(|n| rps(&row.max) / n.max(1e-9));
         let mut line = format!(
-            "| {name} | {:.0} | {} |",
-            rps(max),
+            "| {} | {:.0} | {} |",
+            row.name,
+            rps(&row.max),
             ratio
                 .map(|r| format!("{r:.3}"))
                 .unwrap_or_else(|| "-".into())
         );
         let mut runs = Vec::new();
-        for (i, (rate, r)) in open.iter().enumerate() {
-            let add99 = added(open, i, 0.99);
-            let vs_nginx = match (add99, nginx_added(i, 0.99)) {
+        for (i, rated) in row.open.iter().enumerate() {
+            let add99 = added99(row, i);
+            let vs_nginx = match (add99, nginx_added(i)) {
                 (Some(a), Some(n)) if n > 0.0 => format!("{:.2}", a / n),
                 _ => "-".to_owned(),
             };
             let fmt = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+            let r = &rated.pooled;
             line += &format!(
                 " {:.2} | {:.2} | {} | {vs_nginx} | {} |",
-                p(r, 0.5),
-                p(r, 0.99),
+                r.ms(0.5),
+                r.ms(0.99),
                 fmt(add99),
                 r.errors
             );
-            runs.push(json!({"rate": rate, "latency": r.summary(),
-                             "added_p50_ms": added(open, i, 0.5), "added_p99_ms": add99}));
+            runs.push(json!({"rate": rated.rate, "latency": r.summary(),
+                             "p99_ms_per_round": rated.rounds, "added_p99_ms": add99}));
         }
         println!("{line}");
         report.push(
-            json!({"name": name, "max_rps": rps(max), "ratio_to_nginx": ratio,
-                           "closed_loop": max.summary(), "open_loop": runs}),
+            json!({"name": row.name, "max_rps": rps(&row.max), "ratio_to_nginx": ratio,
+                           "closed_loop": row.max.summary(), "open_loop": runs}),
         );
     }
     if let Some(path) = out {
@@ -1400,6 +1509,7 @@ struct StreamsRun {
     chunks: usize,
     gap_ms: u64,
     concurrency: usize,
+    rounds: u32,
     open: Vec<usize>,
     pid: Option<u32>,
     memory_target: Option<String>,
@@ -1523,47 +1633,74 @@ async fn streams(run: StreamsRun) -> anyhow::Result<()> {
         )
         .await?;
     }
-    let mut gaps = Vec::new();
-    for (name, url) in &targets {
-        gaps.push((name.clone(), chunk_gaps(&http, url, &run).await?));
+    // Alternating rounds; per round, each target's gap p99 and first-byte p50 (ms).
+    let mut pooled = Vec::new();
+    let mut per_round: Vec<Vec<(f64, f64)>> = vec![Vec::new(); targets.len()];
+    for (name, _) in &targets {
+        pooled.push((
+            name.clone(),
+            StreamTimes {
+                gaps: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
+                first_byte: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
+            },
+        ));
     }
-    let direct = gaps.iter().find(|(n, _)| n == "direct").map(|(_, t)| {
-        (
-            t.gaps.value_at_quantile(0.99) as f64 / 1000.0,
-            t.first_byte.value_at_quantile(0.5) as f64 / 1000.0,
+    for _ in 0..run.rounds {
+        for (i, (_, url)) in targets.iter().enumerate() {
+            let t = chunk_gaps(&http, url, &run).await?;
+            per_round[i].push((
+                t.gaps.value_at_quantile(0.99) as f64 / 1000.0,
+                t.first_byte.value_at_quantile(0.5) as f64 / 1000.0,
+            ));
+            pooled[i].1.gaps.add(&t.gaps)?;
+            pooled[i].1.first_byte.add(&t.first_byte)?;
+        }
+    }
+    let direct = targets.iter().position(|(n, _)| n == "direct");
+    // What a target adds over the upstream: the median over rounds of the difference in the
+    // same round, in microseconds.
+    let added = |i: usize, pick: fn(&(f64, f64)) -> f64| -> Option<f64> {
+        let base = &per_round[direct?];
+        median(
+            per_round[i]
+                .iter()
+                .zip(base)
+                .map(|(t, b)| (pick(t) - pick(b)) * 1000.0)
+                .collect(),
         )
-    });
+    };
     println!(
-        "streams: {} concurrent streams of {} chunks, {} ms apart upstream; gaps between \
-         chunks as the client sees them",
-        run.concurrency, run.chunks, run.gap_ms
+        "streams: {} concurrent streams of {} chunks, {} ms apart upstream, {} alternating \
+         rounds; gaps between chunks as the client sees them; added figures are the median \
+         over rounds of the difference to the upstream's own in the same round",
+        run.concurrency, run.chunks, run.gap_ms, run.rounds
     );
     println!("| configuration | gap p50 ms | gap p99 ms | gap max ms | added gap p99 µs | first byte p50 ms | first byte p99 ms | added first byte p50 µs |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut report = Vec::new();
-    for (name, t) in &gaps {
+    for (i, (name, t)) in pooled.iter().enumerate() {
         let h = &t.gaps;
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         let first = |q: f64| t.first_byte.value_at_quantile(q) as f64 / 1000.0;
-        let (added, added_first) = match direct {
-            Some((gap99, first50)) => (
-                format!("{:.0}", (ms(0.99) - gap99) * 1000.0),
-                format!("{:.0}", (first(0.5) - first50) * 1000.0),
-            ),
-            None => ("-".into(), "-".into()),
-        };
+        let added_gap = added(i, |r| r.0);
+        let added_first = added(i, |r| r.1);
+        let fmt = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
         println!(
-            "| {name} | {:.2} | {:.2} | {:.2} | {added} | {:.2} | {:.2} | {added_first} |",
+            "| {name} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} |",
             ms(0.5),
             ms(0.99),
             h.max() as f64 / 1000.0,
+            fmt(added_gap),
             first(0.5),
-            first(0.99)
+            first(0.99),
+            fmt(added_first)
         );
         report.push(
             json!({"name": name, "gap_p50_ms": ms(0.5), "gap_p99_ms": ms(0.99),
-                           "gap_max_ms": h.max() as f64 / 1000.0,
-                           "first_byte_p50_ms": first(0.5), "first_byte_p99_ms": first(0.99)}),
+                   "gap_max_ms": h.max() as f64 / 1000.0,
+                   "gap_p99_ms_per_round": per_round[i].iter().map(|r| r.0).collect::<Vec<_>>(),
+                   "added_gap_p99_us": added_gap, "added_first_byte_p50_us": added_first,
+                   "first_byte_p50_ms": first(0.5), "first_byte_p99_ms": first(0.99)}),
         );
     }
     let mut memory = Vec::new();
