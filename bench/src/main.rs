@@ -1355,13 +1355,6 @@ struct Rated {
     rounds: Vec<f64>,
 }
 
-impl Rated {
-    /// Whether more than 1% of its requests failed (due ones it could not take count).
-    fn falls_behind(&self) -> bool {
-        self.pooled.errors * 100 > self.pooled.latency.len() + self.pooled.errors
-    }
-}
-
 async fn contenders(
     contenders: Vec<Contender>,
     rates: Vec<u32>,
@@ -1408,22 +1401,36 @@ async fn contenders(
         });
     }
     // Fixed rates in alternating rounds, so drift and bursts of steal hit every contender
-    // alike. One that failed more than 1% of a rate's requests in the first round cannot
-    // keep up with it; it is not run at that rate again.
-    for round in 0..rounds {
-        for (c, row) in contenders.iter().zip(&mut rows) {
-            for rated in &mut row.open {
-                if round > 0 && rated.falls_behind() {
-                    continue;
+    // alike. A contender whose most requests/s (above) is below a rate cannot keep up with
+    // it: it runs at that rate once, after every round, because it goes on working off its
+    // backlog on the shared core long after the run and would slow the rounds after it.
+    let keeps_up =
+        |row: &Row, rate: u32| row.max.latency.len() as f64 >= f64::from(rate) * seconds as f64;
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for _ in 0..rounds {
+        for (c, row) in rows.iter().enumerate() {
+            for (i, rated) in row.open.iter().enumerate() {
+                if keeps_up(row, rated.rate) {
+                    runs.push((c, i));
                 }
-                // A pause between runs lets a contender's backlog drain.
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                settle().await;
-                let r = fixed_rate(&http, c, rated.rate, seconds).await?;
-                rated.rounds.push(r.ms(0.99));
-                rated.pooled.absorb(&r)?;
             }
         }
+    }
+    for (c, row) in rows.iter().enumerate() {
+        for (i, rated) in row.open.iter().enumerate() {
+            if !keeps_up(row, rated.rate) {
+                runs.push((c, i));
+            }
+        }
+    }
+    for (c, i) in runs {
+        // A pause between runs lets a contender's backlog drain.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        settle().await;
+        let rated = &mut rows[c].open[i];
+        let r = fixed_rate(&http, &contenders[c], rated.rate, seconds).await?;
+        rated.rounds.push(r.ms(0.99));
+        rated.pooled.absorb(&r)?;
     }
     let rps = |r: &Recorder| r.latency.len() as f64 / seconds as f64;
     let find = |name: &str| rows.iter().find(|r| r.name == name);
