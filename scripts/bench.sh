@@ -190,8 +190,9 @@ contenders+=(--target "gatehouse=$gh/v1/openai/$profile/chat/completions"
   --target "gatehouse-virtual-key=$gh/v1/openai/${scenario[1]}/chat/completions|Authorization: Bearer ${scenario[2]}"
   --target "gatehouse-100-policies=$gh/v1/openai/${scenario[0]}/chat/completions" --tool-call gatehouse-100-policies
   "${peer_targets[@]}")
-# The peers go last: one that falls behind at a fixed rate keeps working off its backlog on
-# core 0 for a while, and the run waits for the core to go quiet before each measurement.
+# The peers go last, and run a fixed rate above their maximum only once, after every round:
+# one that falls behind keeps working off its backlog on core 0 for a while, and the run waits
+# for the core to go quiet before each measurement.
 quiet=(); if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then quiet=(--server-core 0); fi
 peers_table=$(pin 1 "$bin/gatehouse-bench" contenders "${contenders[@]}" --rate 500 --rate 2000 --seconds 3 --rounds 4 \
   "${quiet[@]}" --json bench/results/contenders.json)
