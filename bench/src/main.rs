@@ -207,13 +207,12 @@ impl Recorder {
     }
 
     fn summary(&self) -> Value {
-        let ms = |q: f64| self.ms(q);
         json!({
             "requests": self.latency.len(),
             "errors": self.errors,
-            "p50_ms": ms(0.5),
-            "p90_ms": ms(0.9),
-            "p99_ms": ms(0.99),
+            "p50_ms": self.ms(0.5),
+            "p90_ms": self.ms(0.9),
+            "p99_ms": self.ms(0.99),
             "max_ms": self.latency.max() as f64 / 1000.0,
         })
     }
@@ -1027,8 +1026,6 @@ async fn config_cache(lookups: u64, out: Option<std::path::PathBuf>) -> anyhow::
     Ok(())
 }
 
-/// Sends requests back to back from `concurrency` tasks for `seconds`; answers the latency
-/// recorder (errors counted).
 /// The median of some per-round figures (the mean of the middle two for an even count);
 /// `None` for none. On this shared machine a round now and then lands in a burst of steal
 /// or a neighbour's load, and the median of rounds does not follow it where a pooled
@@ -1044,6 +1041,8 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     }
 }
 
+/// Sends requests back to back from `concurrency` tasks for `seconds`; answers the latency
+/// recorder (errors counted).
 async fn closed_loop(
     http: &Client,
     url: &str,
@@ -1406,23 +1405,16 @@ async fn contenders(
     // backlog on the shared core long after the run and would slow the rounds after it.
     let keeps_up =
         |row: &Row, rate: u32| row.max.latency.len() as f64 >= f64::from(rate) * seconds as f64;
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for _ in 0..rounds {
-        for (c, row) in rows.iter().enumerate() {
-            for (i, rated) in row.open.iter().enumerate() {
-                if keeps_up(row, rated.rate) {
-                    runs.push((c, i));
-                }
-            }
-        }
-    }
-    for (c, row) in rows.iter().enumerate() {
-        for (i, rated) in row.open.iter().enumerate() {
-            if !keeps_up(row, rated.rate) {
-                runs.push((c, i));
-            }
-        }
-    }
+    // (contender, rate) pairs, in table order.
+    let (steady, slow): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(c, row)| (0..row.open.len()).map(move |i| (c, i)))
+        .partition(|&(c, i)| keeps_up(&rows[c], rows[c].open[i].rate));
+    let runs: Vec<(usize, usize)> = (0..rounds)
+        .flat_map(|_| steady.iter().copied())
+        .chain(slow)
+        .collect();
     for (c, i) in runs {
         // A pause between runs lets a contender's backlog drain.
         tokio::time::sleep(Duration::from_millis(500)).await;
